@@ -160,6 +160,9 @@ class StreamSlice:
     floor: int
     is_end_of_stream: bool
     metadata: StreamMetadata = field(default_factory=StreamMetadata)
+    # Where the next page in the direction read starts (the real server's NextEventNumber;
+    # -1 after a backward page that reached the floor). Added by the core; optional to use.
+    next_event_number: int = -1
 
 
 @dataclass(frozen=True)

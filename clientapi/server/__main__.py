@@ -1,0 +1,69 @@
+"""`python -m clientapi.server`: run the node until SIGINT/SIGTERM.
+
+    python -m clientapi.server [--host 127.0.0.1] [--port 2113] [--db DIR | --mem]
+        [--run-projections none|system|all] [--start-standard-projections] [--insecure]
+        [--log-level LEVEL]
+
+Without --db the node keeps everything in memory (as with --mem). Prints one line with
+its URL once it accepts connections.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Optional, Sequence
+
+from .node import Node
+
+
+def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m clientapi.server",
+                                     description="An EventStore-compatible node (HTTP API).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
+    parser.add_argument("--port", type=int, default=2113, help="port to listen on (0: any free)")
+    storage = parser.add_mutually_exclusive_group()
+    storage.add_argument("--db", metavar="DIR", help="durable storage in this directory")
+    storage.add_argument("--mem", action="store_true", help="keep everything in memory")
+    parser.add_argument("--run-projections", choices=("none", "system", "all"), default="none")
+    parser.add_argument("--start-standard-projections", action="store_true")
+    parser.add_argument("--insecure", action="store_true", help="turn authorization off")
+    parser.add_argument("--log-level", default="WARNING",
+                        type=lambda value: value.upper(),
+                        choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+    return parser.parse_args(argv)
+
+
+async def serve(arguments: argparse.Namespace) -> None:
+    node = Node(host=arguments.host, port=arguments.port, db=None if arguments.mem else arguments.db,
+                insecure=arguments.insecure, run_projections=arguments.run_projections,
+                start_standard_projections=arguments.start_standard_projections)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    await node.start_async()
+    storage = f"database in {node.db}" if node.db else "in memory"
+    print(f"clientapi node listening on {node.url} ({storage})", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await node.stop_async()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    arguments = parse_arguments(argv)
+    logging.basicConfig(level=arguments.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(serve(arguments))
+    except OSError as error:
+        print(f"cannot start the node: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

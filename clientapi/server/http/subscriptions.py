@@ -1,0 +1,329 @@
+"""Persistent subscriptions over HTTP (digest §11): admin, messages, ack/nack, parked messages.
+
+The rules live in `clientapi.server.persistent` (reached as `self.node.subscriptions`); this
+module parses requests and renders answers. Routes are listed most specific first.
+
+Beyond the real server: `ES-LongPoll: <seconds>` on a message read waits for the first
+message when none is available (the real server ignores the header and answers at once
+with an empty feed, which is also what happens here without the header).
+"""
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any, Optional
+
+from ..atom import Embed, entry_document, iso_timestamp, json_text
+from ..atom.entries import AUTHOR
+from ..atom.xml import XML_DECLARATION, json_to_xml
+from ..persistent import (NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP, GroupExists, GroupNotFound,
+                          parse_settings)
+from ..persistent import documents
+from ..persistent.documents import (MSG_TYPE_CREATE, MSG_TYPE_DELETE, MSG_TYPE_REPLAY,
+                                    MSG_TYPE_UPDATE)
+from . import media
+from .base import HttpProblem, NodeHandler, bad_request
+from .reading import ReadHandler
+
+MESSAGE_CODECS = (media.COMPETING_ATOM_XML, media.COMPETING_ATOM_JSON, media.KURRENT_COMPETING_ATOM_JSON)
+ADMIN_CODECS = media.ADMIN_JSON_CODECS
+LONG_POLL_CAP_SECONDS = 60.0
+_NACK_ACTIONS = {NACK_PARK: NACK_PARK, NACK_RETRY: NACK_RETRY, NACK_SKIP: NACK_SKIP, NACK_STOP: NACK_STOP}
+_BAD_MESSAGE_ID = "messageid should be a properly formed guid"
+
+
+class _SubscriptionHandler(NodeHandler):
+    def compute_etag(self) -> Optional[str]:  # the real server sends no ETag on these routes
+        return None
+
+    @property
+    def subscriptions(self) -> Any:
+        return self.node.subscriptions
+
+    def reply_document(self, document: Any, status: int = 200, root: str = "result",
+                       headers: Optional[dict] = None) -> None:
+        """JSON or XML as negotiated (the admin routes offer application/json and text/xml)."""
+        for name, value in (headers or {}).items():
+            self.set_header(name, value)
+        if self.media_type == media.TEXT_XML:
+            if isinstance(document, list):
+                body = "".join(json_to_xml(root, item) for item in document)
+                text = f"{XML_DECLARATION}<ArrayOf{root}>{body}</ArrayOf{root}>"
+            else:
+                text = XML_DECLARATION + json_to_xml(root, document)
+            self.reply(status, text.encode("utf-8"), media.TEXT_XML)
+        else:  # json_text even for a bare string: reply_json would take it for ready JSON
+            self.reply_json(json_text(document), status, self.media_type or media.APPLICATION_JSON)
+
+    def reply_accepted(self) -> None:
+        self.set_status(202, "Accepted")
+        self.finish()
+
+    async def summaries(self, groups: list) -> list:
+        return [documents.summary(self.base_url, group, group.stats(),
+                                  await self.core.last_event_number(group.stream))
+                for group in groups]
+
+
+class SubscriptionsHandler(_SubscriptionHandler):
+    """`GET /subscriptions` (v25: `?offset=&count=` for a page)."""
+
+    RESPONSE_CODECS = {"GET": ADMIN_CODECS}
+
+    async def get(self) -> None:
+        groups = await self.subscriptions.list(None, self.principal)
+        offset_text = self.get_query_argument("offset", None)
+        count_text = self.get_query_argument("count", None)
+        if offset_text is None and count_text is None:
+            self.reply_document(await self.summaries(groups), root="SubscriptionSummary")
+            return
+        offset = _non_negative(offset_text if offset_text is not None else "0")
+        if offset is None:
+            raise bad_request(f'Offset "{offset_text}" must be a non-negative integer')
+        count = _non_negative(count_text or "")
+        if not count:
+            raise bad_request(f'Count "{count_text}" must be a positive integer')
+        self.reply_document(self._page(await self.summaries(groups[offset:offset + count]),
+                                       offset, count, len(groups)))
+
+    def _page(self, items: list, offset: int, count: int, total: int) -> dict:
+        url = f"{self.base_url}/subscriptions"
+        links = [{"href": f"{url}?offset={offset}&count={count}", "rel": "self"},
+                 {"href": f"{url}?offset=0&count={count}", "rel": "first"}]
+        if offset > 0:
+            links.append({"href": f"{url}?offset={max(0, offset - count)}&count={count}", "rel": "previous"})
+        if offset + count < total:
+            links.append({"href": f"{url}?offset={offset + count}&count={count}", "rel": "next"})
+        return {"links": links, "offset": offset, "count": count, "total": total, "subscriptions": items}
+
+
+class StreamSubscriptionsHandler(_SubscriptionHandler):
+    """`GET /subscriptions/{stream}`; also `POST /subscriptions/restart` (v20+)."""
+
+    RESPONSE_CODECS = {"GET": ADMIN_CODECS, "POST": ADMIN_CODECS}
+
+    async def get(self, stream: str) -> None:
+        groups = await self.subscriptions.list(stream, self.principal)
+        if not groups:
+            self.reply_document([], 404, root="SubscriptionSummary")
+            return
+        self.reply_document(await self.summaries(groups), root="SubscriptionSummary")
+
+    async def post(self, stream: str) -> None:
+        if stream != "restart":
+            raise HttpProblem(405, "Method Not Allowed")
+        await self.subscriptions.restart(self.principal)
+        self.reply_document("Restarting")
+
+
+class GroupHandler(_SubscriptionHandler, ReadHandler):
+    """`/subscriptions/{stream}/{group}`: PUT create, POST update, DELETE, GET one message."""
+
+    RESPONSE_CODECS = {"PUT": ADMIN_CODECS, "POST": ADMIN_CODECS, "DELETE": ADMIN_CODECS,
+                       "GET": MESSAGE_CODECS}
+    REQUEST_CODECS = {"PUT": ADMIN_CODECS, "POST": ADMIN_CODECS}
+
+    async def put(self, stream: str, group: str) -> None:
+        self.subscriptions.require_ops(self.principal)  # before looking at the body, as v20+ does
+        settings = parse_settings(self._settings_body())
+        location = {"location": documents.location(self.base_url, stream, group)}
+        try:
+            await self.subscriptions.create(stream, group, settings, self.principal)
+        except GroupExists as refused:
+            self._reply_result(409, "AlreadyExists", str(refused), MSG_TYPE_CREATE, location)
+            return
+        self._reply_result(201, "Success", "", MSG_TYPE_CREATE, location)
+
+    async def post(self, stream: str, group: str) -> None:
+        self.subscriptions.require_ops(self.principal)
+        settings = parse_settings(self._settings_body())
+        location = {"location": documents.location(self.base_url, stream, group)}
+        try:
+            await self.subscriptions.update(stream, group, settings, self.principal)
+        except GroupNotFound as refused:
+            self._reply_result(404, "DoesNotExist", str(refused), MSG_TYPE_UPDATE, location)
+            return
+        self._reply_result(200, "Success", "", MSG_TYPE_UPDATE, location)
+
+    async def delete(self, stream: str, group: str) -> None:
+        try:
+            await self.subscriptions.delete(stream, group, self.principal)
+        except GroupNotFound as refused:
+            self._reply_result(404, "DoesNotExist", str(refused), MSG_TYPE_DELETE)
+            return
+        self._reply_result(200, "Success", "", MSG_TYPE_DELETE)
+
+    async def get(self, stream: str, group: str) -> None:
+        await read_messages(self, stream, group, documents.DEFAULT_MESSAGE_COUNT)
+
+    def _settings_body(self) -> Optional[dict]:
+        if self.request_media_type == media.TEXT_XML:
+            raise bad_request("XML subscription settings are not supported by this node; send JSON")
+        body = self.read_json_body()
+        if body is not None and not isinstance(body, dict):
+            raise bad_request("Invalid subscription settings")
+        return body
+
+    def _reply_result(self, status: int, result: str, reason: str, msg_type_id: int,
+                      headers: Optional[dict] = None) -> None:
+        self.reply_document(documents.operation_result(result, reason, msg_type_id), status,
+                            root="result", headers=headers)
+
+
+class MessagesHandler(_SubscriptionHandler, ReadHandler):
+    """`GET /subscriptions/{stream}/{group}/{count}`."""
+
+    RESPONSE_CODECS = {"GET": MESSAGE_CODECS}
+
+    async def get(self, stream: str, group: str, count_text: str) -> None:
+        count = int(count_text) if count_text.isdigit() else 0
+        if not 1 <= count <= 100:
+            raise bad_request(f"Message count must be an integer between 1 and 100 'count' ='{count}'")
+        await read_messages(self, stream, group, count)
+
+
+async def read_messages(handler: Any, stream: str, group: str, count: int) -> None:
+    subscriptions = handler.subscriptions
+    wait_seconds = _long_poll_seconds(handler)
+    reader = _reader_id(handler)
+    try:
+        if wait_seconds:
+            reading = subscriptions.read(stream, group, count, handler.principal, reader, wait_seconds)
+            task = asyncio.ensure_future(reading)
+            await handler.wait(task)  # cancelled (messages handed back) if the client goes away
+            if task.cancelled():
+                return
+            messages = task.result()
+        else:
+            messages = await subscriptions.read(stream, group, count, handler.principal, reader)
+    except GroupNotFound:
+        handler.reply(404, b"", handler.media_type)
+        return
+    if handler.request.connection.stream is None or handler.request.connection.stream.closed():
+        subscriptions.hand_back(stream, group, messages)
+        return
+    embed = handler.embed()
+    base = handler.base_url
+    if handler.media_type == media.COMPETING_ATOM_XML:
+        body = _messages_xml(base, stream, group, count, messages, embed)
+    else:
+        body = json_text(documents.messages_feed(
+            base, stream, group, count, messages,
+            lambda message: entry_document(message.event, base, embed),
+            {"name": AUTHOR}, iso_timestamp))
+    handler.reply(200, body.encode("utf-8"), handler.media_type)
+
+
+def _messages_xml(base: str, stream: str, group: str, count: int, messages: list, embed: Embed) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
+    from ..atom.xml import ATOM_NS, _entry_xml
+    feed = documents.messages_feed(base, stream, group, count, messages, lambda m: {}, {"name": AUTHOR},
+                                   iso_timestamp)
+    parts = [f'{XML_DECLARATION}<feed xmlns="{ATOM_NS}">',
+             f"<title>{escape(feed['title'])}</title><id>{escape(feed['id'])}</id>",
+             f"<updated>{feed['updated']}</updated><author><name>{AUTHOR}</name></author>"]
+    parts += [f'<link href={quoteattr(link["uri"])} rel="{link["relation"]}" />' for link in feed["links"]]
+    for message, entry in zip(reversed(messages), feed["entries"]):
+        links = "".join(f'<link href={quoteattr(link["uri"])} rel="{link["relation"]}" />'
+                        for link in entry["links"])
+        parts.append(f"<entry>{_entry_xml(message.event, base, embed, False, '')}{links}</entry>")
+    parts.append("</feed>")
+    return "".join(parts)
+
+
+def _long_poll_seconds(handler: Any) -> float:
+    # The real server does not look at this header here; we honour valid values and,
+    # like it, ignore anything else rather than refusing the read.
+    _, value = handler.es_header("LongPoll")
+    value = (value or "").strip()
+    return min(float(value), LONG_POLL_CAP_SECONDS) if value.isdigit() and int(value) > 0 else 0.0
+
+
+def _reader_id(handler: Any) -> str:
+    """The consumer behind a request: its connection (address and port)."""
+    context = getattr(handler.request.connection, "context", None)
+    address = getattr(context, "address", None)
+    if isinstance(address, tuple) and len(address) >= 2:
+        return f"{address[0]}:{address[1]}"
+    return handler.request.remote_ip or "unknown"
+
+
+class InfoHandler(_SubscriptionHandler):
+    """`GET /subscriptions/{stream}/{group}/info`."""
+
+    RESPONSE_CODECS = {"GET": ADMIN_CODECS}
+
+    async def get(self, stream: str, group: str) -> None:
+        found = await self.subscriptions.info(stream, group, self.principal)
+        document = documents.detail(self.base_url, found, found.stats(),
+                                    await self.core.last_event_number(stream), await found.parked_count())
+        self.reply_document(document, root="SubscriptionInfo")
+
+
+class ReplayParkedHandler(_SubscriptionHandler):
+    """`POST /subscriptions/{stream}/{group}/replayParked[?stopAt=N]`."""
+
+    RESPONSE_CODECS = {"POST": ADMIN_CODECS}
+
+    async def post(self, stream: str, group: str) -> None:
+        stop_text = self.get_query_argument("stopAt", None)
+        stop_at = None
+        if stop_text is not None:
+            stop_at = _non_negative(stop_text)
+            if stop_at is None:
+                raise bad_request("stopAt should be a properly formed positive long")
+        try:
+            await self.subscriptions.replay_parked(stream, group, stop_at, self.principal)
+        except GroupNotFound as refused:
+            self.reply_document(documents.operation_result("DoesNotExist", str(refused), MSG_TYPE_REPLAY), 404)
+            return
+        self.reply_document(documents.operation_result("Success", "", MSG_TYPE_REPLAY))
+
+
+def _message_ids(text: Optional[str]) -> list[uuid.UUID]:
+    try:
+        return [uuid.UUID(part) for part in (text or "").split(",")]
+    except ValueError:
+        raise bad_request(_BAD_MESSAGE_ID) from None
+
+
+class AckHandler(_SubscriptionHandler):
+    """`POST .../ack/{id}` and `POST .../ack?ids=a,b`: 202 whatever became of them."""
+
+    async def post(self, stream: str, group: str, message_id: Optional[str] = None) -> None:
+        ids = _message_ids(message_id if message_id is not None else self.get_query_argument("ids", None))
+        await self.subscriptions.ack(stream, group, ids, self.principal)
+        self.reply_accepted()
+
+
+class NackHandler(_SubscriptionHandler):
+    """`POST .../nack/{id}?action=` and `POST .../nack?ids=a,b&action=` (park/retry/skip/stop)."""
+
+    async def post(self, stream: str, group: str, message_id: Optional[str] = None) -> None:
+        ids = _message_ids(message_id if message_id is not None else self.get_query_argument("ids", None))
+        action = _NACK_ACTIONS.get((self.get_query_argument("action", "") or "").lower(), NACK_RETRY)
+        await self.subscriptions.nack(stream, group, ids, action, self.principal)
+        self.reply_accepted()
+
+
+def _non_negative(text: str) -> Optional[int]:
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+_SEGMENT = r"([^/]+)"
+_GROUP = rf"/subscriptions/{_SEGMENT}/{_SEGMENT}"
+
+ROUTES = [
+    (rf"{_GROUP}/ack/{_SEGMENT}", AckHandler),
+    (rf"{_GROUP}/ack", AckHandler),
+    (rf"{_GROUP}/nack/{_SEGMENT}", NackHandler),
+    (rf"{_GROUP}/nack", NackHandler),
+    (rf"{_GROUP}/info", InfoHandler),
+    (rf"{_GROUP}/replayParked", ReplayParkedHandler),
+    (rf"{_GROUP}/{_SEGMENT}", MessagesHandler),
+    (_GROUP, GroupHandler),
+    (rf"/subscriptions/{_SEGMENT}", StreamSubscriptionsHandler),
+    (r"/subscriptions", SubscriptionsHandler),
+]

@@ -1,0 +1,8 @@
+"""Persistent subscriptions (competing consumers) of the embedded node."""
+from .group import NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP, Message, SubscriptionGroup
+from .service import GroupExists, GroupNotFound, PersistentSubscriptions
+from .settings import GroupSettings, parse_settings
+
+__all__ = ["PersistentSubscriptions", "SubscriptionGroup", "GroupSettings", "parse_settings",
+           "GroupExists", "GroupNotFound", "Message",
+           "NACK_PARK", "NACK_RETRY", "NACK_SKIP", "NACK_STOP"]

@@ -1,0 +1,167 @@
+"""User projections in V8, through mini-racer.
+
+Each projection run gets its own V8 isolate with only ECMAScript built-ins in it (no
+`require`, no network or file API), the runtime in `prelude.js`, then the user's query.
+V8 runs on mini-racer's own thread and we await it from the node's IOLoop, so JavaScript
+never blocks the loop. Every call is bounded by the projection's execution timeout plus a
+small batching budget: a handler that loops forever is interrupted and the projection
+faults, and the node carries on. A hard memory limit does the same for runaway allocation.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+from importlib import resources
+from typing import Any, Optional
+
+from .handlers import BatchOutcome, Emission, ProjectionFault, SourceEvent, SourceSpec
+
+DEFAULT_EXECUTION_TIMEOUT_MS = 250
+BATCH_BUDGET_MS = 20  # how long one call may keep handling queued events before returning
+MEMORY_LIMIT_BYTES = 256 * 1024 * 1024
+
+_prelude_text: Optional[str] = None
+
+
+def _prelude() -> str:
+    global _prelude_text
+    if _prelude_text is None:
+        _prelude_text = resources.files(__package__).joinpath("prelude.js").read_text(encoding="utf-8")
+    return _prelude_text
+
+
+def _engine():
+    try:
+        import py_mini_racer
+    except ImportError as error:  # the engine is an optional extra of the package
+        raise ProjectionFault(
+            "JavaScript projections need the mini-racer package (pip install clientapi[projections])"
+        ) from error
+    return py_mini_racer
+
+
+def _error_text(error: BaseException) -> str:
+    """The first line of a V8 error report ("<anonymous>:1: Error: boom" -> "Error: boom")."""
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else type(error).__name__
+    if first.startswith("<anonymous>:"):
+        first = first.split(": ", 1)[-1]
+    return first
+
+
+def _source_spec(described: dict) -> SourceSpec:
+    events = described.get("events")
+    return SourceSpec(
+        all_streams=bool(described["allStreams"]),
+        streams=tuple(described["streams"]),
+        categories=tuple(described["categories"]),
+        events=None if events is None else frozenset(events),
+        by_streams=bool(described["byStreams"]),
+        by_custom_partitions=bool(described["byCustomPartitions"]),
+        include_links=bool(described["includeLinks"]),
+        handles_deleted=bool(described["handlesDeletedNotifications"]),
+        produces_results=bool(described["producesResults"]),
+        defines_state_transform=bool(described["definesStateTransform"]),
+        defines_fold=bool(described["definesFold"]),
+        is_bi_state=bool(described["isBiState"]),
+        reorder_events=bool(described["reorderEvents"]),
+        processing_lag=int(described["processingLag"] or 0),
+        result_stream_name=described.get("resultStreamName"),
+        partition_result_stream_name_pattern=described.get("partitionResultStreamNamePattern"),
+    )
+
+
+def _item(event: SourceEvent) -> dict[str, Any]:
+    if event.deleted_partition is not None:
+        return {"del": event.deleted_partition, "soft": event.soft_deleted}
+    item: dict[str, Any] = {
+        "s": event.stream_id, "n": event.event_number, "t": event.event_type, "id": event.event_id,
+        "j": event.is_json, "d": event.data, "m": event.metadata,
+    }
+    if event.link_metadata is not None:
+        item["lm"] = event.link_metadata
+    if event.category is not None:
+        item["c"] = event.category
+    return item
+
+
+class JsProjectionHandler:
+    """A compiled user query in its own V8 context. Create with `await compile(...)`."""
+
+    def __init__(self, racer: Any, source: SourceSpec, timeout_ms: int):
+        self._racer = racer
+        self.source = source
+        self._timeout_ms = timeout_ms
+
+    @classmethod
+    async def compile(cls, query: str, *, timeout_ms: Optional[int] = None) -> "JsProjectionHandler":
+        engine = _engine()
+        timeout = timeout_ms or DEFAULT_EXECUTION_TIMEOUT_MS
+        racer = engine.MiniRacer()
+        try:
+            racer.set_hard_memory_limit(MEMORY_LIMIT_BYTES)
+            handler = cls(racer, SourceSpec(), timeout)
+            await handler._eval(_prelude())
+            await handler._eval(query)
+            described = json.loads(await handler._eval("__es_describe()"))
+            handler.source = _source_spec(described)
+            return handler
+        except BaseException:
+            racer.close()
+            raise
+
+    async def _eval(self, code: str, budget_ms: int = 0) -> Any:
+        """Evaluate with a deadline; any JavaScript failure becomes a ProjectionFault."""
+        engine = _engine()
+        limit_ms = self._timeout_ms + budget_ms
+        try:
+            return await asyncio.wait_for(self._racer.eval_cancelable(code), timeout=limit_ms / 1000)
+        except asyncio.TimeoutError:
+            raise ProjectionFault(
+                f"The projection's JavaScript did not complete within its execution timeout ({self._timeout_ms} ms)"
+            ) from None
+        except engine.JSOOMException:
+            raise ProjectionFault("The projection's JavaScript exceeded its memory limit") from None
+        except engine.JSEvalException as error:
+            raise ProjectionFault(_error_text(error)) from None
+
+    async def load(self, states: dict[str, str], results: dict[str, Optional[str]],
+                   shared: Optional[str], *, emit_enabled: bool = False) -> dict[str, Optional[str]]:
+        snapshot = json.dumps({"states": states, "results": results, "shared": shared})
+        answer = json.loads(await self._eval(f"__es_load({snapshot}, {json.dumps(emit_enabled)})"))
+        if answer["fault"]:
+            raise ProjectionFault(answer["fault"])
+        return answer["states"]
+
+    async def handle(self, events: list[SourceEvent]) -> BatchOutcome:
+        outcome = BatchOutcome()
+        if not events:
+            return outcome
+        await self._eval(f"__es_enqueue({json.dumps([_item(e) for e in events])})")
+        while True:
+            answer = json.loads(await self._eval(f"__es_run({outcome.handled}, {BATCH_BUDGET_MS})",
+                                                 budget_ms=BATCH_BUDGET_MS))
+            self._merge(outcome, answer)
+            if answer["fault"] or not answer["remaining"]:
+                return outcome
+
+    @staticmethod
+    def _merge(outcome: BatchOutcome, answer: dict) -> None:
+        outcome.handled += answer["handled"]
+        outcome.fault = answer["fault"]
+        outcome.emits.extend(
+            Emission(cause=cause, stream=stream, event_type=event_type, data=data, is_json=is_json,
+                     metadata=metadata)
+            for cause, stream, event_type, data, is_json, metadata in answer["emits"])
+        outcome.results.extend((cause, partition, text) for cause, partition, text in answer["results"])
+        outcome.created.extend((cause, partition) for cause, partition in answer["created"])
+        outcome.states.update(answer["states"])
+        if answer["shared"] is not None:
+            outcome.shared = answer["shared"]
+        outcome.logs.extend(answer["logs"])
+
+    async def result_of(self, partition: str) -> Optional[str]:
+        return await self._eval(f"__es_result({json.dumps(partition)})")
+
+    def close(self) -> None:
+        self._racer.close()

@@ -1,0 +1,410 @@
+"""Runs one projection: restore from its checkpoint, read the log, feed the handler, write
+what it produced, checkpoint, wait for more.
+
+All work happens on the node's IOLoop as a task; reading pages and awaiting V8 (which runs on
+its own thread) yields to the loop between batches, so the node keeps serving requests while
+a projection catches up.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Optional
+
+from ..core.errors import EventNotFound, StreamDeleted, StreamNotFound
+from ..core.model import ANY, SYSTEM, NewEvent, ResolvedEvent
+from .definition import TRANSIENT, ProjectionDefinition
+from .handlers import BatchOutcome, Emission, ProjectionFault, ProjectionHandler, SourceEvent, SourceSpec
+from .streams import (checkpoint_stream, default_result_stream, deleted_stream_of, partition_checkpoint_stream,
+                      partition_result_stream, partitions_stream, seen_by_from_all)
+from .tags import CheckpointTag, parse_version_tag
+from .writer import LinkToEmitted, OutputWriter, read_whole_stream
+
+log = logging.getLogger("clientapi.server.projections")
+
+PAGE_SIZE = 500
+IDLE_WAIT_SECONDS = 30.0
+PROJECTION_CHECKPOINT_EVENT_TYPE = "$ProjectionCheckpoint"
+PARTITION_CHECKPOINT_EVENT_TYPE = "$Checkpoint"
+PARTITION_EVENT_TYPE = "$partition"
+RESULT_EVENT_TYPE = "Result"
+RESULT_REMOVED_EVENT_TYPE = "ResultRemoved"
+
+# What a stop request asks for.
+STOP_DISABLE = "disable"   # checkpoint, then stop
+STOP_ABORT = "abort"       # stop without a checkpoint
+
+
+@dataclass
+class RunState:
+    """What the outside (statistics, state and result endpoints) sees of a projection."""
+
+    status: str = "Stopped"
+    reason: str = ""
+    source: Optional[SourceSpec] = None
+    position: Optional[CheckpointTag] = None
+    last_checkpoint: Optional[CheckpointTag] = None
+    states: dict[str, str] = field(default_factory=dict)
+    results: dict[str, Optional[str]] = field(default_factory=dict)
+    events_processed: int = 0
+    core_processing_ms: float = 0.0
+    head_at_start: int = 0
+    started: bool = False
+
+    def progress(self, head_position: int) -> float:
+        if self.status == "Completed":
+            return 100.0
+        if not self.started or self.position is None:
+            return -1.0
+        if head_position <= 0:
+            return 100.0
+        return round(min(100.0, 100.0 * (self.position.position + 1) / head_position), 1)
+
+
+class ProjectionRunner:
+    """One run of a projection, from start to stop, completion or fault."""
+
+    def __init__(self, core, definition: ProjectionDefinition, handler_factory, state: RunState):
+        self._core = core
+        self._definition = definition
+        self._make_handler = handler_factory
+        self.state = state
+        self._handler: Optional[ProjectionHandler] = None
+        self._writer: Optional[OutputWriter] = None
+        self._stop_request: Optional[str] = None
+        self._waiting: Optional[asyncio.Future] = None
+        self._task: Optional[asyncio.Task] = None
+        self._tag = CheckpointTag()
+        self._dirty: set[str] = set()
+        self._handled_since_checkpoint = 0
+        self._shared: Optional[str] = None  # bi-state projections' shared state (JSON)
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self, how: str = STOP_DISABLE) -> None:
+        self._stop_request = how
+        if self._waiting is not None and not self._waiting.done():
+            self._waiting.cancel()
+        if self._task is not None:
+            try:
+                await asyncio.shield(self._task)
+            except asyncio.CancelledError:
+                if self._task.cancelled():
+                    return
+                raise
+
+    @property
+    def finished(self) -> bool:
+        return self._task is not None and self._task.done()
+
+    async def _run(self) -> None:
+        state = self.state
+        try:
+            self._handler = await self._make_handler(self._definition)
+            state.source = self._handler.source
+            await self._restore()
+            state.status = "Running"
+            state.reason = ""
+            state.started = True
+            state.head_at_start = self._core.head_position()
+            await self._process_until_stopped()
+        except ProjectionFault as fault:
+            self._fault(str(fault))
+        except asyncio.CancelledError:
+            state.status = "Stopped"
+            raise
+        except Exception as error:  # never let a projection take the node down
+            log.exception("projection %s failed", self._definition.name)
+            self._fault(f"{type(error).__name__}: {error}")
+        finally:
+            if self._handler is not None:
+                self._handler.close()
+                self._handler = None
+
+    def _fault(self, reason: str) -> None:
+        log.info("projection %s faulted: %s", self._definition.name, reason)
+        self.state.status = "Faulted"
+        self.state.reason = reason
+
+    # --- the loop ----------------------------------------------------------------------
+    async def _process_until_stopped(self) -> None:
+        one_time = self._definition.mode != "Continuous"
+        stop_at = self._core.head_position() if one_time else None
+        read_from = max(self._tag.position, 0)
+        while self._stop_request is None:
+            page = await self._core.read_all(read_from, PAGE_SIZE, "forward", True, SYSTEM)
+            records = [r for r in page.events if r.original.position > self._tag.position
+                       and (stop_at is None or r.original.position < stop_at)]
+            if records:
+                await self._handle_records(records)
+            read_from = max(page.next_position, read_from)
+            caught_up = page.is_end_of_stream or not page.events
+            if one_time and (caught_up or read_from >= stop_at):
+                await self._checkpoint()
+                self.state.status = "Completed"
+                return
+            if self._handled_since_checkpoint >= self._definition.config.checkpoint_handled_threshold:
+                await self._checkpoint()
+            if caught_up:
+                if self._handled_since_checkpoint:
+                    await self._checkpoint()
+                if self._core.head_position() <= read_from:
+                    await self._wait_for_appends()
+        if self._stop_request == STOP_DISABLE:
+            await self._checkpoint()
+        self.state.status = "Stopped"
+
+    async def _wait_for_appends(self) -> None:
+        self._waiting = asyncio.ensure_future(self._core.wait_for_append(None, IDLE_WAIT_SECONDS))
+        try:
+            await self._waiting
+        except asyncio.CancelledError:
+            if self._stop_request is None:
+                raise
+        finally:
+            self._waiting = None
+
+    async def _handle_records(self, records: list[ResolvedEvent]) -> None:
+        events: list[SourceEvent] = []
+        last = records[-1].original
+        for resolved in records:
+            event = self._select(resolved)
+            if event is not None:
+                events.append(event)
+        if events:
+            started = time.perf_counter()
+            outcome = await self._handler.handle(events)
+            self.state.core_processing_ms += (time.perf_counter() - started) * 1000
+            if outcome.fault:
+                raise ProjectionFault(outcome.fault)
+            for line in outcome.logs:
+                log.debug("projection %s: %s", self._definition.name, line)
+            await self._write_outputs(events, outcome)
+            self._absorb(events, outcome)
+        self._tag = self._tag.advanced(last.position, {e.position_stream_id: e.position_event_number
+                                                       for e in events})
+        self.state.position = self._tag
+
+    # --- choosing and shaping what the handler sees ---------------------------------------
+    def _select(self, resolved: ResolvedEvent) -> Optional[SourceEvent]:
+        source = self._handler.source
+        record = resolved.original
+        if source.all_streams:
+            if not seen_by_from_all(record.stream_id):
+                return None
+            if record.is_link and not source.include_links:
+                return None
+            delivered, link = record, None
+        else:
+            if record.stream_id not in source.source_streams:
+                return None
+            if record.is_link:
+                if resolved.event is None:
+                    return None
+                delivered, link = resolved.event, record
+            else:
+                delivered, link = record, None
+        data = delivered.data.decode("utf-8", errors="replace")
+        if source.by_streams and source.handles_deleted:
+            deleted = deleted_stream_of(delivered.stream_id, delivered.event_type, data)
+            if deleted is not None:
+                return self._source_event(record, delivered, link, data, deleted)
+        if source.events is not None and delivered.event_type not in source.events:
+            return None
+        return self._source_event(record, delivered, link, data, None)
+
+    def _source_event(self, record, delivered, link, data: str, deleted) -> SourceEvent:
+        category = None
+        if record.stream_id.startswith("$ce-") and self._handler.source.categories:
+            category = record.stream_id[4:]
+        return SourceEvent(
+            position=record.position, stream_id=delivered.stream_id, event_number=delivered.event_number,
+            event_type=delivered.event_type, event_id=str(delivered.event_id), is_json=delivered.is_json,
+            data=data, metadata=delivered.metadata.decode("utf-8", errors="replace"),
+            position_stream_id=record.stream_id, position_event_number=record.event_number,
+            link_metadata=link.metadata.decode("utf-8", errors="replace") if link is not None else None,
+            category=category, timestamp=_iso(delivered.created),
+            deleted_partition=deleted[0] if deleted else None, soft_deleted=bool(deleted and deleted[1]))
+
+    # --- outputs -----------------------------------------------------------------------
+    async def _write_outputs(self, events: list[SourceEvent], outcome: BatchOutcome) -> None:
+        emissions = list(outcome.emits)
+        links: list[LinkToEmitted] = []
+        if self._definition.mode != TRANSIENT:
+            self._result_emissions(outcome, emissions, links)
+            if self._checkpoints_enabled:
+                for cause, partition in outcome.created:
+                    emissions.append(Emission(cause, partitions_stream(self._definition.name), PARTITION_EVENT_TYPE,
+                                              partition, False, None, user_emitted=False))
+        if emissions:
+            await self._writer.write(events, emissions, tuple(links))
+
+    def _result_emissions(self, outcome: BatchOutcome, emissions: list[Emission],
+                          links: list[LinkToEmitted]) -> None:
+        source = self._handler.source
+        if not source.produces_results:
+            return
+        root_stream = self._result_stream
+        for cause, partition, text in outcome.results:
+            event_type = RESULT_EVENT_TYPE if text is not None else RESULT_REMOVED_EVENT_TYPE
+            if partition == "":
+                emissions.append(Emission(cause, root_stream, event_type, text or "", text is not None,
+                                          None, user_emitted=False))
+                continue
+            stream = partition_result_stream(self._definition.name, partition,
+                                             source.partition_result_stream_name_pattern)
+            emissions.append(Emission(cause, stream, event_type, text or "", text is not None, None,
+                                      user_emitted=False))
+            links.append(LinkToEmitted(cause, root_stream, len(emissions) - 1))
+
+    @property
+    def _result_stream(self) -> str:
+        return self._handler.source.result_stream_name or default_result_stream(self._definition.name)
+
+    @property
+    def _checkpoints_enabled(self) -> bool:
+        return self._definition.checkpoints_enabled and self._definition.mode != TRANSIENT
+
+    def _absorb(self, events: list[SourceEvent], outcome: BatchOutcome) -> None:
+        state = self.state
+        for partition, text in outcome.states.items():
+            if text is None:
+                state.states.pop(partition, None)
+            else:
+                state.states[partition] = text
+            self._dirty.add(partition)
+        for _cause, partition, text in outcome.results:
+            state.results[partition] = text
+        if outcome.shared is not None:
+            self._shared = outcome.shared
+            self._dirty.add("")
+        state.events_processed += outcome.handled
+        self._handled_since_checkpoint += outcome.handled
+
+    # --- checkpoints ---------------------------------------------------------------------
+    async def _checkpoint(self) -> None:
+        self._handled_since_checkpoint = 0
+        if not self._checkpoints_enabled or self._writer is None:
+            self._dirty.clear()
+            return
+        version = self._writer.version
+        metadata = json.dumps(self._tag.as_metadata(version), separators=(",", ":")).encode("utf-8")
+        name = self._definition.name
+        for partition in sorted(p for p in self._dirty if p != ""):
+            if partition in self.state.states:
+                await self._append(partition_checkpoint_stream(name, partition), PARTITION_CHECKPOINT_EVENT_TYPE,
+                                   self._checkpoint_data(partition), metadata)
+        await self._append(checkpoint_stream(name), PROJECTION_CHECKPOINT_EVENT_TYPE,
+                           self._checkpoint_data(""), metadata)
+        self._dirty.clear()
+        self.state.last_checkpoint = self._tag
+
+    def _checkpoint_data(self, partition: str) -> bytes:
+        state_text = self.state.states.get(partition)
+        parts = [state_text if state_text is not None else "null"]
+        result = self.state.results.get(partition)
+        shared = self._shared if partition == "" else None
+        if result is not None or shared is not None:
+            parts.append(result if result is not None else "null")
+        if shared is not None:
+            parts.append(shared)
+        return ("[" + ",".join(parts) + "]").encode("utf-8")
+
+    async def _append(self, stream: str, event_type: str, data: bytes, metadata: bytes) -> None:
+        await self._core.append(stream, [NewEvent(uuid.uuid4(), event_type, data, metadata, True)], ANY, SYSTEM)
+
+    async def _restore(self) -> None:
+        """Load the last checkpoint (of this epoch) and the partition states it covers."""
+        definition = self._definition
+        source = self._handler.source
+        stream_based = not source.all_streams
+        self._tag = CheckpointTag.start(stream_based, source.source_streams)
+        states: dict[str, str] = {}
+        results: dict[str, Optional[str]] = {}
+        shared = None
+        if self._checkpoints_enabled:
+            found = await _last_checkpoint(self._core, checkpoint_stream(definition.name),
+                                           (definition.projection_id, definition.epoch), None)
+            if found is not None:
+                self._tag, values = found
+                self.state.last_checkpoint = self._tag
+                _unpack(values, "", states, results)
+                if len(values) > 2:
+                    shared = json.dumps(values[2])
+                if source.by_streams or source.by_custom_partitions:
+                    await self._restore_partitions(states, results)
+        self._shared = shared
+        self.state.states = dict(states)
+        self.state.results = dict(results)
+        self.state.position = self._tag
+        self._writer = OutputWriter(
+            self._core, definition.name, definition.projection_id, definition.epoch, definition.version,
+            stream_based=stream_based, recovery_until=self._core.head_position(),
+            track_emitted=definition.config.track_emitted_streams and definition.config.emit_enabled)
+        loaded = await self._handler.load(states, results, shared, emit_enabled=self._emit_allowed)
+        self.state.states.update({p: s for p, s in loaded.items() if s is not None})
+
+    @property
+    def _emit_allowed(self) -> bool:
+        return self._definition.config.emit_enabled and self._definition.mode != TRANSIENT
+
+    async def _restore_partitions(self, states: dict, results: dict) -> None:
+        definition = self._definition
+        identity = (definition.projection_id, definition.epoch)
+        for record in await read_whole_stream(self._core, partitions_stream(definition.name)):
+            tag = _tag_of(record, identity)
+            if tag is None or tag.position > self._tag.position:
+                continue
+            partition = record.data.decode("utf-8", errors="replace")
+            found = await _last_checkpoint(self._core, partition_checkpoint_stream(definition.name, partition),
+                                           identity, self._tag.position)
+            if found is not None:
+                _unpack(found[1], partition, states, results)
+
+
+def _iso(created) -> str:
+    return created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _unpack(values: list, partition: str, states: dict, results: dict) -> None:
+    if values and values[0] is not None:
+        states[partition] = json.dumps(values[0], separators=(",", ":"))
+    if len(values) > 1 and values[1] is not None:
+        results[partition] = json.dumps(values[1], separators=(",", ":"))
+
+
+def _tag_of(record, identity: tuple[int, int]) -> Optional[CheckpointTag]:
+    try:
+        metadata = json.loads(record.metadata.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(metadata, dict) or parse_version_tag(metadata.get("$v")) != identity:
+        return None
+    return CheckpointTag.from_metadata(metadata)
+
+
+async def _last_checkpoint(core, stream: str, identity: tuple[int, int],
+                           not_after: Optional[int]) -> Optional[tuple[CheckpointTag, list]]:
+    """The newest checkpoint in `stream` written by this projection and epoch (at or before
+    position `not_after` when given), with its decoded data."""
+    try:
+        page = await core.read_stream(stream, None, 100, "backward", False, SYSTEM)
+    except (StreamNotFound, StreamDeleted, EventNotFound):
+        return None
+    for resolved in page.events:
+        record = resolved.original
+        tag = _tag_of(record, identity)
+        if tag is None or (not_after is not None and tag.position > not_after):
+            continue
+        try:
+            values = json.loads(record.data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            continue
+        return tag, values if isinstance(values, list) else [values]
+    return None

@@ -1,0 +1,317 @@
+"""The event log: one SQLite table, written by a single writer thread with group commit.
+
+Why this shape:
+- SQLite in WAL mode with synchronous=FULL gives durable, atomic transactions; one
+  transaction per group of appends means kill -9 leaves either all or none of an append.
+- A single-thread executor owns the write connection, so disk work never runs on the
+  IOLoop. Appends that queue up while a transaction is being committed go together
+  into the next one (group commit); each caller is answered only after its commit.
+- With a file database, reads run on a small pool of reader threads with their own
+  connections (WAL readers never block the writer). In memory there is no disk to wait
+  for: the one connection is used directly on the IOLoop (same queue, same group commit,
+  same callbacks), which saves two thread hand-offs per request.
+- Visibility is decided by the caller's in-memory watermarks (committed numbers and
+  head position), never by what a reader happens to see, so reads are consistent with
+  what has been acknowledged.
+"""
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import os
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Optional, Sequence
+
+from ..core.model import EventRecord
+from .records import COLUMNS, Row, records_from_rows
+
+DB_FILE_NAME = "events.db"
+TOMBSTONE_NUMBER = 9223372036854775807  # int64.MaxValue, the event number of a hard-delete tombstone
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS log (
+    position   INTEGER PRIMARY KEY,
+    stream     TEXT    NOT NULL,
+    number     INTEGER NOT NULL,
+    event_id   BLOB    NOT NULL,
+    event_type TEXT    NOT NULL,
+    data       BLOB    NOT NULL,
+    metadata   BLOB    NOT NULL,
+    is_json    INTEGER NOT NULL,
+    created    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS log_by_stream ON log (stream, number);
+"""
+# Readers map the file and keep a larger page cache: pages of 4096 events are the common read.
+_READER_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-32000")
+_INSERT = f"INSERT INTO log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+@dataclass
+class Snapshot:
+    """What the in-memory indexes are rebuilt from when the log is opened."""
+
+    next_position: int = 0
+    last_numbers: dict = field(default_factory=dict)  # stream -> last event number (tombstones excluded)
+    tombstoned: set = field(default_factory=set)
+    recent_ids: list = field(default_factory=list)  # (event_id bytes, stream, number, position), oldest first
+
+
+class EventLog:
+    """Append rows durably, read them back. Use `await EventLog.open(directory_or_None)`."""
+
+    def __init__(self, directory: Optional[str]):
+        self.directory = directory
+        self.path = os.path.join(directory, DB_FILE_NAME) if directory else None
+        self._writer: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._readers: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        if self.path:
+            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="eventlog-writer")
+            self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="eventlog-reader")
+        self._local = threading.local()
+        self._reader_connections: list[sqlite3.Connection] = []
+        self._reader_lock = threading.Lock()
+        self._write_connection: Optional[sqlite3.Connection] = None
+        self._queue: list[tuple[list[Row], asyncio.Future]] = []
+        self._flushing = False
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self.on_commit: Callable[[list[Row]], None] = lambda rows: None
+        self.transactions = 0
+
+    @classmethod
+    async def open(cls, directory: Optional[str]) -> "EventLog":
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+        log = cls(directory)
+        log._loop = asyncio.get_running_loop()
+        await log._call(log._writer, log._open_writer)
+        return log
+
+    async def close(self) -> None:
+        if self._queue or self._flushing:
+            await self.barrier()
+        if self._readers is not None:
+            self._readers.shutdown(wait=True)
+            with self._reader_lock:
+                for connection in self._reader_connections:
+                    connection.close()
+        await self._call(self._writer, self._close_writer)
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+
+    def _call(self, executor: Optional[concurrent.futures.Executor], function: Callable,
+              *args) -> asyncio.Future:
+        """Run `function` on `executor`, or right here when there is none (memory mode)."""
+        assert self._loop is not None
+        if executor is not None:
+            return self._loop.run_in_executor(executor, function, *args)
+        future = self._loop.create_future()
+        try:
+            future.set_result(function(*args))
+        except Exception as error:  # handed to whoever awaits, as an executor would
+            future.set_exception(error)
+        return future
+
+    # --- connections ------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.path or ":memory:", isolation_level=None, check_same_thread=False)
+
+    def _open_writer(self) -> None:
+        connection = self._connect()
+        if self.path:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.execute("PRAGMA journal_size_limit=67108864")
+        (version,) = connection.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            connection.close()
+            raise RuntimeError(f"database schema {version} is newer than this node's ({SCHEMA_VERSION})")
+        connection.executescript(_SCHEMA)
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._write_connection = connection
+        if self.directory:
+            _sync_directory(self.directory)  # the new -wal file's name must survive a crash too
+
+    def _close_writer(self) -> None:
+        if self._write_connection is not None:
+            self._write_connection.close()
+            self._write_connection = None
+
+    def _read_connection(self) -> sqlite3.Connection:
+        if self._readers is None:
+            assert self._write_connection is not None
+            return self._write_connection
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self._connect()
+            connection.execute("PRAGMA query_only=1")
+            for pragma in _READER_PRAGMAS:
+                connection.execute(pragma)
+            self._local.connection = connection
+            with self._reader_lock:
+                self._reader_connections.append(connection)
+        return connection
+
+    # --- writing ------------------------------------------------------------------------
+    async def commit(self, rows: list[Row]) -> None:
+        """Write `rows` in a transaction (possibly shared with other queued callers);
+        returns once it is durably committed. Raises if the transaction failed."""
+        assert self._loop is not None
+        future = self._loop.create_future()
+        self._queue.append((rows, future))
+        if not self._flushing:
+            self._start_flush()
+        await future
+
+    async def barrier(self) -> None:
+        """Returns once everything queued before this call has been committed."""
+        await self.commit([])
+
+    def _start_flush(self) -> None:
+        assert self._loop is not None
+        batch, self._queue = self._queue, []
+        rows = [row for queued_rows, _ in batch for row in queued_rows]
+        self._flushing = True
+        done = self._call(self._writer, self._write_transaction, rows)
+        done.add_done_callback(lambda finished: self._flushed(batch, rows, finished))
+
+    def _write_transaction(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        connection = self._write_connection
+        assert connection is not None
+        connection.execute("BEGIN IMMEDIATE")
+        try:
+            connection.executemany(_INSERT, rows)
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            raise
+
+    def _flushed(self, batch: list, rows: list[Row], finished: asyncio.Future) -> None:
+        error = finished.exception()
+        if error is None:
+            self.transactions += 1
+            if rows:
+                self.on_commit(rows)
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
+        else:
+            # Everything queued behind a failed transaction was planned on top of it.
+            batch, self._queue = batch + self._queue, []
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(error)
+        if self._queue:
+            self._start_flush()
+        else:
+            self._flushing = False
+
+    # --- reading ------------------------------------------------------------------------
+    async def _read(self, function: Callable, *args):
+        return await self._call(self._readers, function, *args)
+
+    async def read_stream(self, stream: str, low: int, high: int, backward: bool,
+                          limit: int) -> list[EventRecord]:
+        """Records of `stream` numbered low..high (inclusive), at most `limit`."""
+        return await self._read(self._read_stream, stream, low, high, backward, limit)
+
+    def _read_stream(self, stream: str, low: int, high: int, backward: bool,
+                     limit: int) -> list[EventRecord]:
+        order = "DESC" if backward else "ASC"
+        rows = self._read_connection().execute(
+            f"SELECT {COLUMNS} FROM log WHERE stream = ? AND number BETWEEN ? AND ? "
+            f"ORDER BY number {order} LIMIT ?", (stream, low, high, limit)).fetchall()
+        return records_from_rows(rows)
+
+    async def read_events(self, coordinates: Sequence[tuple[str, int]]) -> dict:
+        """{(stream, number): EventRecord} for the coordinates that exist."""
+        if not coordinates:
+            return {}
+        return await self._read(self._read_events, list(coordinates))
+
+    def _read_events(self, coordinates: list[tuple[str, int]]) -> dict:
+        connection = self._read_connection()
+        query = f"SELECT {COLUMNS} FROM log WHERE stream = ? AND number = ?"
+        found = {}
+        for stream, number in set(coordinates):
+            row = connection.execute(query, (stream, number)).fetchone()
+            if row is not None:
+                found[(stream, number)] = records_from_rows([row])[0]
+        return found
+
+    async def read_all(self, low: int, high: int, backward: bool, limit: int) -> list[EventRecord]:
+        """Records with low <= position < high, at most `limit`, from the near end."""
+        return await self._read(self._read_all, low, high, backward, limit)
+
+    def _read_all(self, low: int, high: int, backward: bool, limit: int) -> list[EventRecord]:
+        order = "DESC" if backward else "ASC"
+        rows = self._read_connection().execute(
+            f"SELECT {COLUMNS} FROM log WHERE position >= ? AND position < ? "
+            f"ORDER BY position {order} LIMIT ?", (low, high, limit)).fetchall()
+        return records_from_rows(rows)
+
+    async def last_records(self, streams: Iterable[str]) -> dict:
+        """{stream: its last (non-tombstone) record} for each of `streams` that has one."""
+        return await self._read(self._last_records, list(streams))
+
+    def _last_records(self, streams: list[str]) -> dict:
+        connection = self._read_connection()
+        query = (f"SELECT {COLUMNS} FROM log WHERE stream = ? AND number < ? "
+                 f"ORDER BY number DESC LIMIT 1")
+        found = {}
+        for stream in streams:
+            row = connection.execute(query, (stream, TOMBSTONE_NUMBER)).fetchone()
+            if row is not None:
+                found[stream] = records_from_rows([row])[0]
+        return found
+
+    async def snapshot(self, recent_ids: int) -> Snapshot:
+        return await self._read(self._snapshot, recent_ids)
+
+    def _snapshot(self, recent_ids: int) -> Snapshot:
+        connection = self._read_connection()
+        snapshot = Snapshot()
+        (max_position,) = connection.execute("SELECT MAX(position) FROM log").fetchone()
+        snapshot.next_position = 0 if max_position is None else max_position + 1
+        for stream, number in connection.execute(
+                "SELECT stream, MAX(number) FROM log WHERE number < ? GROUP BY stream",
+                (TOMBSTONE_NUMBER,)):
+            snapshot.last_numbers[stream] = number
+        snapshot.tombstoned = {stream for (stream,) in connection.execute(
+            "SELECT stream FROM log WHERE number = ?", (TOMBSTONE_NUMBER,))}
+        rows = connection.execute(
+            "SELECT event_id, stream, number, position FROM log ORDER BY position DESC LIMIT ?",
+            (recent_ids,)).fetchall()
+        rows.reverse()
+        snapshot.recent_ids = rows
+        return snapshot
+
+    def size_bytes(self) -> int:
+        if not self.path:
+            return 0
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                total += os.path.getsize(self.path + suffix)
+            except OSError:
+                pass
+        return total
+
+
+def _sync_directory(directory: str) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return  # not possible on every platform; SQLite still syncs the files themselves
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

@@ -1,0 +1,172 @@
+"""Failures no healthy node produces: unreachable servers, silent servers, broken answers.
+Each is a real socket peer that misbehaves in one precise way."""
+import socket
+import threading
+
+import pytest
+
+from clientapi import Client, WriteEvent, errors
+
+
+class MisbehavingServer:
+    """Accepts connections, reads one request, then sends `answer` (bytes, or None to stay
+    silent; a list gives one answer per connection, the last one repeating) and closes."""
+
+    def __init__(self, answer):
+        self.answers = list(answer) if isinstance(answer, list) else [answer]
+        self.requests = []
+        self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 0))
+        self.listener.listen(16)
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        self.listener.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.settimeout(5)
+                self.requests.append(self._read_request(connection))
+                answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+                if answer is None:
+                    self.stop.wait(10)
+                else:
+                    connection.sendall(answer)
+
+    @staticmethod
+    def _read_request(connection):
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = connection.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            body += connection.recv(65536)
+        return body
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+@pytest.fixture
+def misbehaving():
+    servers = []
+
+    def start(answer):
+        server = MisbehavingServer(answer)
+        servers.append(server)
+        return server
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(params=["curl", "simple"])
+def engine(request):
+    return request.param
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_unreachable_server_is_a_connection_failure(engine):
+    with Client("127.0.0.1", free_port(), http_client=engine) as client:
+        with pytest.raises(errors.ConnectionFailure):
+            client.read_event("s", 0)
+        failures = []
+        client.read_event_async("s", 0, on_failed=lambda e: (failures.append(e), client.resume()))
+        client.wait(timeout=10)
+        assert isinstance(failures[0], errors.ConnectionFailure)
+
+
+def test_silent_server_is_a_timeout(misbehaving, engine):
+    server = misbehaving(None)
+    with Client("127.0.0.1", server.port, request_timeout=0.3, http_client=engine) as client:
+        with pytest.raises(errors.Timeout):
+            client.read_stream_events_forward("s", 0, 5)
+
+
+FEED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.eventstore.atom+json\r\n"
+
+
+@pytest.mark.parametrize("answer", [
+    FEED_HEAD + b"Content-Length: 9\r\n\r\n{not json",
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 13\r\n\r\n<html></html>",
+    FEED_HEAD + b'Content-Length: 15\r\n\r\n{"entries": 42}',
+    FEED_HEAD + b"Content-Length: 500\r\n\r\n{\"entries\": [",   # cut mid-body
+    b"",                                                          # closed without a word
+    b"NOT HTTP AT ALL\r\n\r\n",
+], ids=["bad-json", "wrong-type", "wrong-shape", "cut", "closed", "garbage"])
+def test_invalid_responses_are_protocol_errors(misbehaving, engine, answer):
+    server = misbehaving(answer)
+    with Client("127.0.0.1", server.port, http_client=engine) as client:
+        with pytest.raises(errors.ProtocolError):
+            client.read_stream_events_forward("s", 0, 5)
+
+
+def test_append_without_location_is_a_protocol_error(misbehaving):
+    server = misbehaving(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")
+    with Client("127.0.0.1", server.port) as client:
+        with pytest.raises(errors.ProtocolError):
+            client.append_to_stream("s", WriteEvent("x"))
+
+
+def test_server_message_comes_from_the_reason_phrase_or_text_body(misbehaving):
+    server = misbehaving(b"HTTP/1.1 400 ES-ExpectedVersion header in wrong format.\r\n"
+                         b"Content-Length: 0\r\n\r\n")
+    with Client("127.0.0.1", server.port) as client:
+        with pytest.raises(errors.BadRequest) as caught:
+            client.append_to_stream("s", WriteEvent("x"))
+    assert caught.value.message == "ES-ExpectedVersion header in wrong format."
+    body = b"Empty eventId provided."
+    server = misbehaving(b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: "
+                         + str(len(body)).encode() + b"\r\n\r\n" + body)
+    with Client("127.0.0.1", server.port) as client:
+        with pytest.raises(errors.BadRequest) as caught:
+            client.append_to_stream("s", WriteEvent("x"))
+    assert caught.value.message == "Empty eventId provided."
+
+
+def test_kurrent_current_version_header(misbehaving):
+    server = misbehaving(b"HTTP/1.1 400 Wrong expected EventNumber\r\nKurrent-CurrentVersion: 7\r\n"
+                         b"ES-CurrentVersion: 7\r\nContent-Length: 0\r\n\r\n")
+    with Client("127.0.0.1", server.port) as client:
+        with pytest.raises(errors.WrongExpectedVersion) as caught:
+            client.append_to_stream("s", WriteEvent("x"), 3)
+    assert caught.value.current_version == 7
+
+
+def test_retries_resend_an_append_with_the_same_event_ids(misbehaving, engine):
+    server = misbehaving([b"", b"HTTP/1.1 201 Created\r\nLocation: http://x/streams/s/4\r\n"
+                               b"Content-Length: 0\r\n\r\n"])
+    events = [WriteEvent("a"), WriteEvent("b")]
+    with Client("127.0.0.1", server.port, retries=1, http_client=engine) as client:
+        assert client.append_to_stream("s", events) == [4, 5]
+    assert len(server.requests) == 2 and server.requests[0] == server.requests[1]
+    assert str(events[0].event_id).encode() in server.requests[0]
+
+
+def test_deletes_are_not_retried(misbehaving):
+    server = misbehaving([b"", b"HTTP/1.1 204 Stream deleted\r\nContent-Length: 0\r\n\r\n"])
+    with Client("127.0.0.1", server.port, retries=3) as client:
+        with pytest.raises(errors.ProtocolError):
+            client.delete_stream("s")
+    assert len(server.requests) == 1

@@ -1,0 +1,207 @@
+"""The client side of persistent subscriptions, against the embedded node over real sockets."""
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from clientapi import Client, WriteEvent
+from clientapi.errors import AccessDenied, BadRequest
+from clientapi.persistent import (PersistentEvent, PersistentSubscriptions,
+                                  PersistentSubscriptionSettings, SubscriptionGroupAlreadyExists,
+                                  SubscriptionGroupNotFound)
+
+from .conftest import ADMIN
+
+
+class PersistentClient(PersistentSubscriptions, Client):
+    """What Client offers once the mixin is part of it."""
+
+
+@pytest.fixture
+def client(node):
+    with PersistentClient(node.host, node.port, username=ADMIN[0], password=ADMIN[1]) as made:
+        yield made
+
+
+def _append(client, stream: str, count: int) -> None:
+    client.append_to_stream(stream, [WriteEvent({"n": n}, event_type="thing", is_json=True) for n in range(count)])
+
+
+def test_create_info_update_list_delete(client):
+    settings = PersistentSubscriptionSettings(max_retry_count=3, consumer_strategy="Pinned",
+                                              message_timeout_ms=2000)
+    client.create_persistent_subscription("orders", "billing", settings)
+    with pytest.raises(SubscriptionGroupAlreadyExists) as exists:
+        client.create_persistent_subscription("orders", "billing")
+    assert exists.value.status == 409 and "already exists" in exists.value.message
+    config = client.get_persistent_subscription_info("orders", "billing")["config"]
+    assert (config["maxRetryCount"], config["namedConsumerStrategy"], config["messageTimeoutMilliseconds"]) == (
+        3, "Pinned", 2000)
+    client.update_persistent_subscription("orders", "billing", PersistentSubscriptionSettings(max_retry_count=1))
+    assert client.get_persistent_subscription_info("orders", "billing")["config"]["maxRetryCount"] == 1
+    assert [s["groupName"] for s in client.list_persistent_subscriptions()] == ["billing"]
+    assert [s["groupName"] for s in client.list_persistent_subscriptions("orders")] == ["billing"]
+    assert client.list_persistent_subscriptions("elsewhere") == []
+    client.delete_persistent_subscription("orders", "billing")
+    with pytest.raises(SubscriptionGroupNotFound):
+        client.delete_persistent_subscription("orders", "billing")
+    with pytest.raises(SubscriptionGroupNotFound):
+        client.update_persistent_subscription("orders", "billing")
+    with pytest.raises(SubscriptionGroupNotFound):
+        client.get_persistent_subscription_info("orders", "billing")
+
+
+def test_argument_checks_happen_before_any_request(client):
+    with pytest.raises(ValueError):
+        PersistentSubscriptionSettings(buffer_size=10, read_batch_size=20)
+    with pytest.raises(ValueError):
+        PersistentSubscriptionSettings(consumer_strategy="Random")
+    with pytest.raises(TypeError):
+        PersistentSubscriptionSettings(max_retry_count="3")
+    with pytest.raises(ValueError):
+        client.read_persistent_messages("orders", "g", 101)
+    with pytest.raises(ValueError):
+        client.nack_persistent_messages("orders", "g", [uuid.uuid4()], action="later")
+    with pytest.raises(ValueError):
+        client.ack_persistent_messages("orders", "g", "not-a-guid")
+    with pytest.raises(TypeError):
+        client.create_persistent_subscription("orders", "g", {"maxRetryCount": 1})
+
+
+def test_read_ack_nack_and_replay_parked(client):
+    _append(client, "orders", 3)
+    client.create_persistent_subscription("orders", "g", PersistentSubscriptionSettings(max_retry_count=0))
+    messages = client.read_persistent_messages("orders", "g", 3)
+    assert [m.event_number for m in messages] == [0, 1, 2]
+    assert all(isinstance(m, PersistentEvent) and m.retry_count == 0 for m in messages)
+    assert messages[0].data == {"n": 0} and messages[0].event_type == "thing"
+    assert messages[0].message_id == messages[0].event_id
+    client.ack_persistent_messages("orders", "g", messages[0])
+    client.nack_persistent_messages("orders", "g", [messages[1].message_id], action="park")
+    client.nack_persistent_messages("orders", "g", [str(messages[2].message_id)], action="retry")
+    # maxRetryCount 0: the retry parked it too
+    assert client.read_persistent_messages("orders", "g", 10) == []
+    client.replay_parked_messages("orders", "g")
+    again = client.read_persistent_messages("orders", "g", 10, long_poll=2)
+    assert sorted(m.event_number for m in again) == [1, 2]
+    client.ack_persistent_messages("orders", "g", again)
+    assert client.get_persistent_subscription_info("orders", "g")["parkedMessageCount"] == 0
+
+
+def test_refusals_map_to_the_error_hierarchy(client, node):
+    client.create_persistent_subscription("orders", "g")
+    with PersistentClient(node.host, node.port) as anonymous:
+        with pytest.raises(AccessDenied):
+            anonymous.read_persistent_messages("orders", "g")
+        with pytest.raises(AccessDenied):
+            anonymous.create_persistent_subscription("orders", "other")
+    with pytest.raises(SubscriptionGroupNotFound):
+        client.read_persistent_messages("orders", "missing")
+    with pytest.raises(SubscriptionGroupNotFound):
+        client.replay_parked_messages("orders", "missing")
+    with pytest.raises(BadRequest):
+        client.replay_parked_messages("orders", "g", stop_at=-1) if False else client._runner.run_blocking(
+            "raw", lambda: client._persistent_send(
+                __import__("clientapi.wire", fromlist=["Request"]).Request(
+                    "POST", "/subscriptions/orders/g/replayParked", "stopAt=x", body=b""),
+                client._auth(None), (200,)))
+
+
+def test_async_twins(client):
+    _append(client, "orders", 2)
+    results = []
+    client.create_persistent_subscription_async("orders", "g", on_success=results.append)
+    client.read_persistent_messages_async("orders", "g", 2, on_success=lambda m: (results.append(m),
+                                                                                   client.resume()))
+    client.wait(10)
+    assert results[0] is None and [m.event_number for m in results[1]] == [0, 1]
+
+    async def in_asyncio():
+        await client.ack_persistent_messages_async("orders", "g", results[1])
+        return await client.get_persistent_subscription_info_async("orders", "g")
+
+    assert asyncio.run(in_asyncio())["totalInFlightMessages"] == 0
+
+
+def test_connect_acks_what_the_callback_took_and_retries_what_it_refused(client):
+    _append(client, "orders", 6)
+    client.create_persistent_subscription("orders", "g", PersistentSubscriptionSettings(max_retry_count=5))
+    seen = []
+    failed_once = set()
+
+    def on_event(event: PersistentEvent) -> None:
+        seen.append((event.event_number, event.retry_count))
+        if event.event_number % 2 and event.event_number not in failed_once:
+            failed_once.add(event.event_number)
+            raise RuntimeError("not now")
+        if len([s for s in seen]) >= 9:
+            client.resume()
+
+    errors = []
+    handle = client.connect_to_persistent_subscription("orders", "g", on_event, batch_size=4, long_poll=1,
+                                                       on_error=errors.append)
+    client.wait(10)
+    handle.stop()
+    assert sorted(n for n, _ in seen) == [0, 1, 1, 2, 3, 3, 4, 5, 5]
+    assert sorted(r for n, r in seen if n % 2) == [0, 0, 0, 1, 1, 1]
+    assert handle.handled == 6 and handle.failed == 3
+    assert len(errors) == 3 and all("not now" in str(e) for e in errors)
+    info = client.get_persistent_subscription_info("orders", "g")
+    assert info["totalInFlightMessages"] == 0
+
+
+def test_connect_gets_new_events_promptly_and_stop_ends_it(client, node):
+    client.create_persistent_subscription("live", "g")
+    got = []
+
+    def on_event(event: PersistentEvent) -> None:
+        got.append(event.event_number)
+        client.resume()
+
+    handle = client.connect_to_persistent_subscription("live", "g", on_event, long_poll=5)
+    with PersistentClient(node.host, node.port, username=ADMIN[0], password=ADMIN[1]) as writer:
+        loop = client.io_loop
+        loop.call_later(0.2, lambda: writer.append_to_stream_async(
+            "live", WriteEvent({"x": 1}, event_type="t", is_json=True), on_success=lambda _: None))
+        client.wait(10)
+        assert got == [0]
+        handle.stop()
+        assert not handle.is_running
+        writer.append_to_stream("live", WriteEvent({"x": 2}, event_type="t", is_json=True))
+    assert got == [0]
+
+
+def test_connect_stops_when_the_group_goes_away(client):
+    client.create_persistent_subscription("orders", "g")
+    errors = []
+    handle = client.connect_to_persistent_subscription(
+        "orders", "g", lambda event: None, long_poll=1,
+        on_error=lambda error: (errors.append(error), client.resume()))
+    client.delete_persistent_subscription("orders", "g")
+    client.wait(10)
+    assert isinstance(errors[0], SubscriptionGroupNotFound)
+    assert not handle.is_running and handle.error is errors[0]
+
+
+def test_connect_from_asyncio_with_a_coroutine_callback(client):
+    _append(client, "orders", 3)
+    client.create_persistent_subscription("orders", "g")
+
+    async def main():
+        done = asyncio.get_running_loop().create_future()
+        got = []
+
+        async def on_event(event):
+            await asyncio.sleep(0)
+            got.append(event.event_number)
+            if len(got) == 3 and not done.done():
+                done.set_result(None)
+
+        handle = client.connect_to_persistent_subscription("orders", "g", on_event, long_poll=1)
+        await asyncio.wait_for(done, 10)
+        handle.stop()
+        return got
+
+    assert asyncio.run(main()) == [0, 1, 2]
