@@ -7,7 +7,8 @@ transport and parses the answers with `wire` again.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, List, Optional, Tuple
+import asyncio
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from tornado.ioloop import IOLoop
 
@@ -55,20 +56,21 @@ class Client:
             raise ValueError("port must be between 1 and 65535")
         if (username is None) != (password is None):
             raise ValueError("give both username and password, or neither")
-        self._credentials = Credentials(username, password) if username is not None else None
-        for name, value in (("https", https), ("validate_cert", validate_cert),
-                            ("require_leader", require_leader)):
-            check.check_bool(name, value)
-        for name, value in (("connect_timeout", connect_timeout),
-                            ("request_timeout", request_timeout)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise TypeError("{} must be a number of seconds".format(name))
-            if value <= 0:
-                raise ValueError("{} must be positive".format(name))
-        for name, value in (("ca_file", ca_file), ("client_cert", client_cert),
-                            ("client_key", client_key)):
-            if value is not None and not isinstance(value, str):
-                raise TypeError("{} must be a path (str) or None".format(name))
+        self._credentials = (Credentials(username, password)
+                             if username is not None and password is not None else None)
+        for flag, flag_value in (("https", https), ("validate_cert", validate_cert),
+                                 ("require_leader", require_leader)):
+            check.check_bool(flag, flag_value)
+        for timeout, seconds in (("connect_timeout", connect_timeout),
+                                 ("request_timeout", request_timeout)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+                raise TypeError("{} must be a number of seconds".format(timeout))
+            if seconds <= 0:
+                raise ValueError("{} must be positive".format(timeout))
+        for option, path in (("ca_file", ca_file), ("client_cert", client_cert),
+                             ("client_key", client_key)):
+            if path is not None and not isinstance(path, str):
+                raise TypeError("{} must be a path (str) or None".format(option))
         if http_client not in ("auto", "curl", "simple"):
             raise ValueError("http_client must be 'auto', 'curl' or 'simple'")
         if check.check_int("max_append_size", max_append_size) <= 0:
@@ -85,6 +87,11 @@ class Client:
         self._require_leader = require_leader
         self._max_append_size = max_append_size
         self._runner = LoopRunner(lambda: Transport(self._settings))
+
+    if TYPE_CHECKING:
+        # The `NAME_async` twins are generated (see faces.py); for type checkers they are
+        # callables returning a future.
+        def __getattr__(self, name: str) -> Callable[..., "asyncio.Future[Any]"]: ...
 
     # --- life cycle -------------------------------------------------------------------
     @property
@@ -135,33 +142,33 @@ class Client:
         raise_for_status(response, expected, not_found)
         return response
 
-    async def _fetch_entries(self, request: Request, auth: Optional[Credentials],
-                             single: bool) -> Tuple[Optional[decoding.FeedPage], List[dict]]:
+    async def _fetch_page(self, request: Request, auth: Optional[Credentials],
+                          single: bool) -> decoding.FeedPage:
+        """A feed page, or a single entry seen as a page of one."""
         if single:
             response = await self._exchange(request, auth, (200,), EventNotFound)
-            return None, [decoding.parse_entry(response)]
-        page = decoding.parse_feed(await self._exchange(request, auth, (200,)))
-        return page, page.entries
+            return decoding.FeedPage([decoding.parse_entry(response)])
+        return decoding.parse_feed(await self._exchange(request, auth, (200,)))
 
     async def _read(self, request: Request, auth: Optional[Credentials],
-                    single: bool = False) -> Tuple[Optional[decoding.FeedPage], List[ReadEvent]]:
+                    single: bool = False) -> Tuple[decoding.FeedPage, List[ReadEvent]]:
         """One page (or one entry) as ReadEvents, in the order the server lists them.
         `embed=body` omits non-JSON payloads; only when the page holds such events is it
         read a second time at `embed=tryharder` to fill them in."""
-        page, entries = await self._fetch_entries(request, auth, single)
+        page = await self._fetch_page(request, auth, single)
         texts: Dict[Any, str] = {}
-        if any(decoding.needs_text(entry) for entry in entries):
+        if any(decoding.needs_text(entry) for entry in page.entries):
             again = dataclasses.replace(request, query="embed=" + requests.TEXT_EMBED)
-            _, full = await self._fetch_entries(again, auth, single)
-            texts = {decoding.entry_key(entry): entry["data"] for entry in full
+            full = await self._fetch_page(again, auth, single)
+            texts = {decoding.entry_key(entry): entry["data"] for entry in full.entries
                      if isinstance(entry.get("data"), str)}
         return page, [decoding.read_event_from_entry(entry, texts.get(decoding.entry_key(entry)))
-                      for entry in entries]
+                      for entry in page.entries]
 
     # --- streams ----------------------------------------------------------------------
     @operation
     def create_stream(self, stream_id: str, metadata: Any = "", *,
-                      credentials: CredentialsLike = None) -> None:
+                      credentials: CredentialsLike = None) -> Awaitable[None]:
         """Create `stream_id` with a first event of type `$stream-created` whose data is
         `metadata` (written expecting no stream). A dict `metadata` is also set as the
         stream's metadata. Raises StreamAlreadyExists if the stream exists."""
@@ -190,7 +197,7 @@ class Client:
 
     @operation
     def delete_stream(self, stream_id: str, expected_version: int = -2, hard_delete: bool = False, *,
-                      credentials: CredentialsLike = None) -> None:
+                      credentials: CredentialsLike = None) -> Awaitable[None]:
         """Soft delete (the stream can be recreated by appending) or, with
         `hard_delete=True`, delete forever (StreamDeleted on any later use)."""
         request = requests.delete_request(
@@ -204,7 +211,7 @@ class Client:
 
     @operation
     def append_to_stream(self, stream_id: str, events: Any, expected_version: int = -2, *,
-                         credentials: CredentialsLike = None) -> List[int]:
+                         credentials: CredentialsLike = None) -> Awaitable[List[int]]:
         """Append one WriteEvent or a list of them atomically, in one request. Returns the
         event numbers written. Appending the same WriteEvents again (e.g. after a timeout)
         is recognised by the server through their event ids. A batch over the size limits
@@ -221,7 +228,7 @@ class Client:
 
     @operation
     def read_event(self, stream_id: str, event_number: int, *, resolve_links: bool = True,
-                   credentials: CredentialsLike = None) -> ReadEvent:
+                   credentials: CredentialsLike = None) -> Awaitable[ReadEvent]:
         """One event (`event_number` -1 = the last one). Raises EventNotFound (a
         StreamNotFound) when there is no such event or stream."""
         request = requests.event_request(
@@ -237,19 +244,19 @@ class Client:
     @operation
     def read_stream_events_forward(self, stream_id: str, start_position: int, count: int, *,
                                    resolve_links: bool = True,
-                                   credentials: CredentialsLike = None) -> List[ReadEvent]:
+                                   credentials: CredentialsLike = None) -> Awaitable[List[ReadEvent]]:
         """Up to `count` events from `start_position` on, oldest first (-1 = the end: none)."""
         return self._stream_plan(stream_id, start_position, count, True, resolve_links, credentials)
 
     @operation
     def read_stream_events_backward(self, stream_id: str, start_position: int, count: int, *,
                                     resolve_links: bool = True,
-                                    credentials: CredentialsLike = None) -> List[ReadEvent]:
+                                    credentials: CredentialsLike = None) -> Awaitable[List[ReadEvent]]:
         """Up to `count` events from `start_position` back, newest first (-1 = the end)."""
         return self._stream_plan(stream_id, start_position, count, False, resolve_links, credentials)
 
     def _stream_plan(self, stream_id: Any, start: Any, count: Any, forward: bool,
-                     resolve_links: Any, credentials: CredentialsLike):
+                     resolve_links: Any, credentials: CredentialsLike) -> Awaitable[List[ReadEvent]]:
         return self._read_stream(check.check_stream_id(stream_id), check.check_start_position(start),
                                  check.check_count(count), forward,
                                  check.check_bool("resolve_links", resolve_links), self._auth(credentials))
@@ -288,7 +295,7 @@ class Client:
     @operation
     def read_all_events_forward(self, prepare_position: int, commit_position: int, count: int, *,
                                 resolve_links: bool = False,
-                                credentials: CredentialsLike = None) -> AllEventsSlice:
+                                credentials: CredentialsLike = None) -> Awaitable[AllEventsSlice]:
         """Up to `count` events of the whole log from the position on, oldest first.
         (0, 0) is the start; (-1, -1) the end (no events, but the position of the end)."""
         return self._all_plan(prepare_position, commit_position, count, True, resolve_links, credentials)
@@ -296,13 +303,13 @@ class Client:
     @operation
     def read_all_events_backward(self, prepare_position: int, commit_position: int, count: int, *,
                                  resolve_links: bool = False,
-                                 credentials: CredentialsLike = None) -> AllEventsSlice:
+                                 credentials: CredentialsLike = None) -> Awaitable[AllEventsSlice]:
         """Up to `count` events of the whole log before the position, newest first
         ((-1, -1) = from the end)."""
         return self._all_plan(prepare_position, commit_position, count, False, resolve_links, credentials)
 
     def _all_plan(self, prepare: Any, commit: Any, count: Any, forward: bool, resolve_links: Any,
-                  credentials: CredentialsLike):
+                  credentials: CredentialsLike) -> Awaitable[AllEventsSlice]:
         return self._read_all(check.check_all_position(prepare, commit), check.check_count(count), forward,
                               check.check_bool("resolve_links", resolve_links), self._auth(credentials))
 
@@ -341,7 +348,7 @@ class Client:
 
     # --- metadata ------------------------------------------------------------------------
     @operation
-    def get_stream_metadata(self, stream_id: str, *, credentials: CredentialsLike = None) -> Any:
+    def get_stream_metadata(self, stream_id: str, *, credentials: CredentialsLike = None) -> Awaitable[Any]:
         """The stream's metadata document (a dict; {} when none is set)."""
         request = requests.metadata_read_request(check.check_stream_id(stream_id),
                                                  require_leader=self._require_leader)
@@ -352,7 +359,7 @@ class Client:
 
     @operation
     def set_stream_metadata(self, stream_id: str, metadata: dict, expected_version: int = -2, *,
-                            credentials: CredentialsLike = None) -> int:
+                            credentials: CredentialsLike = None) -> Awaitable[int]:
         """Replace the stream's metadata. `expected_version` refers to the metadata stream
         (`$$stream_id`); returns the version of the metadata written."""
         request = requests.metadata_write_request(

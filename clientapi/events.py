@@ -193,7 +193,8 @@ class ReadEvent:
             return NotImplemented
         return self._fields() == other._fields()
 
-    __hash__ = None  # type: ignore[assignment]  (data may be a dict)
+    # Not hashable: data may be a dict.
+    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         link = ""

@@ -21,7 +21,7 @@ import functools
 import inspect
 import logging
 import weakref
-from typing import Any, Awaitable, Callable, Optional
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
 from tornado.ioloop import IOLoop
 
@@ -62,8 +62,12 @@ class LoopRunner:
             self._io_loop = IOLoop(make_current=False)
         return self._io_loop
 
+    @property
+    def asyncio_loop(self) -> asyncio.AbstractEventLoop:
+        return self.io_loop.asyncio_loop  # type: ignore[attr-defined]  # an AsyncIOLoop
+
     def is_private(self, loop: asyncio.AbstractEventLoop) -> bool:
-        return self._io_loop is not None and loop is self._io_loop.asyncio_loop
+        return self._io_loop is not None and loop is self.asyncio_loop
 
     def transport(self) -> Any:
         """The transport of the running loop (created there on first use)."""
@@ -93,17 +97,17 @@ class LoopRunner:
 
     def run_blocking(self, name: str, start: Callable[[], Awaitable[Any]]) -> Any:
         self.refuse_inside_running_loop(name + "()")
-        loop = self.io_loop.asyncio_loop
+        loop = self.asyncio_loop
         work = start()  # argument checks happen here, before any request
         # Straight to asyncio: IOLoop.run_sync costs a class definition per call.
         return loop.run_until_complete(work)
 
-    def run_async(self, name: str, work: Awaitable[Any], on_success: Optional[Callable],
+    def run_async(self, name: str, work: Coroutine[Any, Any, Any], on_success: Optional[Callable],
                   on_failed: Optional[Callable]) -> "asyncio.Future[Any]":
         if self.closed:
-            work.close()  # type: ignore[attr-defined]  (never started: no "never awaited" warning)
+            work.close()  # never started: no "never awaited" warning
             raise UsageError("the client is closed")
-        loop = _running_loop() or self.io_loop.asyncio_loop
+        loop = _running_loop() or self.asyncio_loop
         future = asyncio.ensure_future(work, loop=loop)
         if on_success is not None or on_failed is not None:
             future.add_done_callback(functools.partial(self._deliver, name, on_success, on_failed))
@@ -136,8 +140,13 @@ class LoopRunner:
 
     # --- wait / resume -------------------------------------------------------------
     def wait(self, timeout: Optional[float] = None) -> None:
+        if timeout is not None:
+            if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+                raise TypeError("timeout must be a number of seconds or None")
+            if timeout < 0:
+                raise ValueError("timeout must not be negative")
         self.refuse_inside_running_loop("wait()")
-        io_loop = self.io_loop
+        loop = self.asyncio_loop
 
         async def until_resumed() -> None:
             # Checked on the loop, after any resume() already queued there has run.
@@ -151,7 +160,7 @@ class LoopRunner:
             finally:
                 self._waiter = None
 
-        io_loop.asyncio_loop.run_until_complete(until_resumed())
+        loop.run_until_complete(until_resumed())
 
     def _take_pending(self) -> bool:
         if self._callback_error is not None:
@@ -173,11 +182,19 @@ class LoopRunner:
             self._resume_pending = True
 
 
+def _result_annotation(plan: Callable) -> Any:
+    """The plan returns `Awaitable[T]`; its faces return T and a future of T."""
+    returns = inspect.signature(plan).return_annotation
+    if isinstance(returns, str) and returns.startswith("Awaitable[") and returns.endswith("]"):
+        return returns[len("Awaitable["):-1]
+    return returns
+
+
 def _signature_of_face(plan: Callable, asynchronous: bool) -> inspect.Signature:
     signature = inspect.signature(plan)
-    returns = signature.return_annotation
+    returns = _result_annotation(plan)
     if not asynchronous:
-        return signature
+        return signature.replace(return_annotation=returns)
     params = list(signature.parameters.values())
     extra = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None,
                                annotation="Optional[Callable[[Any], Any]]")
@@ -198,9 +215,8 @@ def _name_face(face: Callable, plan: Callable, name: str, owner: type, doc: str,
     face.__signature__ = _signature_of_face(plan, asynchronous)  # type: ignore[attr-defined]
 
 
-class operation:
-    """Decorator for plans (see the module docstring). The plan is annotated with the
-    result type of the blocking face."""
+class _Operation:
+    """Decorator for plans (see the module docstring)."""
 
     def __init__(self, plan: Callable[..., Awaitable[Any]]) -> None:
         self.plan = plan
@@ -226,3 +242,19 @@ class operation:
                    asynchronous=True)
         setattr(owner, name, blocking)
         setattr(owner, name + "_async", asynchronous)
+
+
+if TYPE_CHECKING:
+    # Type checkers see each decorated plan as the blocking method it becomes:
+    # `(self, *args) -> Awaitable[T]` turns into `(self, *args) -> T`. The `_async` twins
+    # are covered by `Client.__getattr__` in clientapi.client.
+    from typing_extensions import Concatenate, ParamSpec
+
+    _P = ParamSpec("_P")
+    _T = TypeVar("_T")
+    _Self = TypeVar("_Self")
+
+    def operation(plan: Callable[Concatenate[_Self, _P], Awaitable[_T]]
+                  ) -> Callable[Concatenate[_Self, _P], _T]: ...
+else:
+    operation = _Operation

@@ -29,7 +29,7 @@ import json
 import logging
 import uuid
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, List, Optional, Union
+from typing import Any, Awaitable, Callable, Iterable, List, Optional, Union
 from urllib.parse import quote
 
 from .errors import (ConnectionFailure, EventStoreError, HttpError, ProtocolError, ServerError,
@@ -48,6 +48,7 @@ __all__ = ["PersistentSubscriptions", "PersistentSubscriptionSettings", "Persist
 log = logging.getLogger("clientapi.persistent")
 
 COMPETING_JSON = "application/vnd.eventstore.competingatom+json"
+COMPETING_TYPES = frozenset({COMPETING_JSON, "application/vnd.kurrent.competingatom+json"})
 ADMIN_JSON = "application/json"
 LONG_POLL_HEADER = "ES-LongPoll"
 # tryharder: the only embed level that carries the payload of every event in one read
@@ -231,9 +232,13 @@ def _message_id(entry: dict) -> uuid.UUID:
 
 def parse_messages(response: Response) -> List[PersistentEvent]:
     """A competingatom+json feed as PersistentEvents, oldest first."""
-    page = decoding.parse_feed(response)
+    document = decoding.parse_json_body(response, COMPETING_TYPES)
+    entries = document.get("entries") if isinstance(document, dict) else None
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise ProtocolError("subscription feed without a list of entries", status=response.status,
+                            request=response.describe_request())
     messages = []
-    for entry in reversed(page.entries):
+    for entry in reversed(entries):
         retry_count = entry.get("retryCount")
         messages.append(PersistentEvent(decoding.read_event_from_entry(entry), _message_id(entry),
                                         retry_count if isinstance(retry_count, int) else 0))
@@ -243,7 +248,6 @@ def parse_messages(response: Response) -> List[PersistentEvent]:
 def _raise_for(response: Response, expected: tuple) -> None:
     if response.status in expected:
         return
-    details = dict(status=response.status, request=response.describe_request(), reason=response.reason)
     if response.status in (404, 409):
         message = server_message(response)
         if response.body and response.media_type == ADMIN_JSON:
@@ -252,7 +256,8 @@ def _raise_for(response: Response, expected: tuple) -> None:
             except (ValueError, UnicodeDecodeError, AttributeError):
                 pass
         kind = SubscriptionGroupNotFound if response.status == 404 else SubscriptionGroupAlreadyExists
-        raise kind(message, **details)
+        raise kind(message, status=response.status, request=response.describe_request(),
+                   reason=response.reason)
     raise error_for(response)
 
 
@@ -281,7 +286,7 @@ class PersistentSubscriptions:
     @operation
     def create_persistent_subscription(self, stream_id: str, group: str,
                                        settings: Optional[PersistentSubscriptionSettings] = None, *,
-                                       credentials: CredentialsLike = None) -> None:
+                                       credentials: CredentialsLike = None) -> Awaitable[None]:
         """Create subscription group `group` on `stream_id` (needs $ops or $admins).
         Raises SubscriptionGroupAlreadyExists if there is one."""
         request = _settings_request("PUT", check.check_stream_id(stream_id), _check_group(group),
@@ -291,7 +296,7 @@ class PersistentSubscriptions:
     @operation
     def update_persistent_subscription(self, stream_id: str, group: str,
                                        settings: Optional[PersistentSubscriptionSettings] = None, *,
-                                       credentials: CredentialsLike = None) -> None:
+                                       credentials: CredentialsLike = None) -> Awaitable[None]:
         """Replace all the group's settings (unset ones return to their defaults); the group
         restarts from its last checkpoint. Raises SubscriptionGroupNotFound."""
         request = _settings_request("POST", check.check_stream_id(stream_id), _check_group(group),
@@ -300,7 +305,7 @@ class PersistentSubscriptions:
 
     @operation
     def delete_persistent_subscription(self, stream_id: str, group: str, *,
-                                       credentials: CredentialsLike = None) -> None:
+                                       credentials: CredentialsLike = None) -> Awaitable[None]:
         """Delete the group. Raises SubscriptionGroupNotFound."""
         request = Request("DELETE", _group_path(check.check_stream_id(stream_id), _check_group(group)),
                           headers={"Accept": ADMIN_JSON}, retryable=False)
@@ -308,7 +313,7 @@ class PersistentSubscriptions:
 
     @operation
     def get_persistent_subscription_info(self, stream_id: str, group: str, *,
-                                         credentials: CredentialsLike = None) -> dict:
+                                         credentials: CredentialsLike = None) -> Awaitable[dict]:
         """The server's detail document of the group (`config`, `status`, counters,
         `connections`...), as a dict. Raises SubscriptionGroupNotFound."""
         request = Request("GET", _group_path(check.check_stream_id(stream_id), _check_group(group), "info"),
@@ -317,7 +322,7 @@ class PersistentSubscriptions:
 
     @operation
     def list_persistent_subscriptions(self, stream_id: Optional[str] = None, *,
-                                      credentials: CredentialsLike = None) -> List[dict]:
+                                      credentials: CredentialsLike = None) -> Awaitable[List[dict]]:
         """Summaries (dicts) of every group, or of the groups of `stream_id` (an empty list
         when it has none)."""
         path = "/subscriptions" if stream_id is None else "/subscriptions/" + quote(
@@ -340,7 +345,7 @@ class PersistentSubscriptions:
     @operation
     def read_persistent_messages(self, stream_id: str, group: str, count: int = 1, *,
                                  long_poll: int = 0,
-                                 credentials: CredentialsLike = None) -> List[PersistentEvent]:
+                                 credentials: CredentialsLike = None) -> Awaitable[List[PersistentEvent]]:
         """Up to `count` (1..100) messages, oldest first; they are in flight until acked or
         nacked (or until the group's message timeout, after which they are offered again).
         `long_poll=N` asks the server to wait up to N seconds for a first message when
@@ -359,7 +364,7 @@ class PersistentSubscriptions:
 
     @operation
     def ack_persistent_messages(self, stream_id: str, group: str, messages: MessageIds, *,
-                                credentials: CredentialsLike = None) -> None:
+                                credentials: CredentialsLike = None) -> Awaitable[None]:
         """Acknowledge messages (PersistentEvents or their `message_id`s), in one request.
         The server accepts acks without checking them (unknown ids are ignored)."""
         request = _settle_request(check.check_stream_id(stream_id), _check_group(group), "ack",
@@ -368,7 +373,7 @@ class PersistentSubscriptions:
 
     @operation
     def nack_persistent_messages(self, stream_id: str, group: str, messages: MessageIds,
-                                 action: str = "retry", *, credentials: CredentialsLike = None) -> None:
+                                 action: str = "retry", *, credentials: CredentialsLike = None) -> Awaitable[None]:
         """Refuse messages: `retry` (offer again; parked after the group's max retry count),
         `park` (to the parked-messages stream), `skip` (drop) or `stop`."""
         if action not in NACK_ACTIONS:
@@ -379,7 +384,7 @@ class PersistentSubscriptions:
 
     @operation
     def replay_parked_messages(self, stream_id: str, group: str, stop_at: Optional[int] = None, *,
-                               credentials: CredentialsLike = None) -> None:
+                               credentials: CredentialsLike = None) -> Awaitable[None]:
         """Offer the parked messages again, before new ones (`stop_at`: only that many;
         20.x+ servers). Needs $ops or $admins. Raises SubscriptionGroupNotFound."""
         query = ""

@@ -5,17 +5,20 @@
 """
 from __future__ import annotations
 
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
 from .client import Client
 
+if TYPE_CHECKING:
+    from .server import Node
+
 ADMIN = ("admin", "changeit")
 
 
 @pytest.fixture
-def eventstore_node() -> Iterator["object"]:
+def eventstore_node() -> Iterator["Node"]:
     from .server import Node  # the node is only imported by tests that use it
 
     node = Node(port=0)
@@ -27,7 +30,7 @@ def eventstore_node() -> Iterator["object"]:
 
 
 @pytest.fixture
-def eventstore_client(eventstore_node) -> Iterator[Client]:
+def eventstore_client(eventstore_node: "Node") -> Iterator[Client]:
     client = Client(eventstore_node.host, eventstore_node.port, username=ADMIN[0], password=ADMIN[1])
     try:
         yield client

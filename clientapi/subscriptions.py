@@ -12,8 +12,9 @@ How it behaves:
 - Outside async code the subscription runs on the client's private IOLoop, so its
   callbacks run while `wait()` runs (as the `_async` callbacks do); called from a
   running asyncio loop it runs on that loop. No threads, no polling timers.
-- Catch-up reads whole forward pages with `embed=body`; at the head the last read is
-  repeated with ES-LongPoll, so a new event arrives as soon as the server has it.
+- Catch-up reads whole forward pages (`page_size`, 4096 by default) with `embed=body`.
+  Once it has caught up (`on_live`), every read carries ES-LongPoll: the server answers
+  as soon as a new event is written, so it arrives within milliseconds.
 - Every event is handed over exactly once and in order, across pages, reconnects and
   node restarts (see clientapi.wire.catchup for how).
 - A failed read (connection refused or cut, timeout, 5xx) is retried with a growing
@@ -38,14 +39,17 @@ import asyncio
 import dataclasses
 import inspect
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union, cast
 
 from tornado.queues import Queue
 
 from .errors import (ConnectionFailure, EventStoreError, ProtocolError, ServerError,
                      StreamNotFound, Timeout)
 from .events import ReadEvent
+from .faces import LoopRunner
+from .transport import TransportSettings
 from .wire import Credentials, CredentialsLike, Request
+from .wire.decoding import FeedPage
 from .wire import arguments as check
 from .wire.catchup import (START_OF_ALL, AllCheckpoint, AllCursor, AllPosition, CatchUp, Read,
                            RetryPolicy, StreamCursor, fetched_page, head_start)
@@ -56,8 +60,9 @@ __all__ = ["CatchUpSubscriptions", "CatchUpSubscription", "CallbackError", "AllC
 log = logging.getLogger("clientapi.subscriptions")
 
 ALL = "$all"
-DEFAULT_PAGE_SIZE = 1000
-MAX_PAGE_SIZE = 4096  # the server refuses larger reads
+# Whole pages as large as the server serves (as the client's plain reads use): fewest
+# round trips while catching up; at the head a page holds only what is new anyway.
+DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 4096
 LONG_POLL_HEADER = "ES-LongPoll"  # accepted under this name by every server generation
 LONG_POLL_SECONDS = 10
 # Worth retrying: the server may come back. Anything else (401, 410, 400) will not change.
@@ -97,6 +102,26 @@ def _with_long_poll(request: Request, seconds: int) -> Request:
 _END = object()  # wakes an `async for` when the subscription stops
 
 
+class _Client(Protocol):
+    """What subscriptions use of the Client they are mixed into."""
+
+    _runner: LoopRunner
+    _settings: TransportSettings
+
+    def _auth(self, credentials: CredentialsLike) -> Optional[Credentials]: ...
+
+    async def _read(self, request: Request, auth: Optional[Credentials],
+                    single: bool = False) -> Tuple[Optional[FeedPage], List[ReadEvent]]: ...
+
+    def _page_request(self, stream_id: str, start: Optional[int], size: int, forward: bool,
+                      resolve_links: bool) -> Request: ...
+
+    def _all_request(self, position: Optional[Tuple[int, int]], size: int, forward: bool,
+                     resolve_links: bool) -> Request: ...
+
+    def _subscriptions(self) -> "_Registry": ...
+
+
 class CatchUpSubscription:
     """A running catch-up subscription: stop it, see where it stands, or iterate it.
 
@@ -109,7 +134,7 @@ class CatchUpSubscription:
       `async with` stops it on leaving the block.
     """
 
-    def __init__(self, client: "CatchUpSubscriptions", stream_id: str, catch_up: CatchUp, *,
+    def __init__(self, client: _Client, stream_id: str, catch_up: CatchUp, *,
                  callback: Optional[Callback], on_live: Optional[Callable[[], Any]],
                  on_error: Optional[Callable[[EventStoreError], Any]], resolve_links: bool,
                  page_size: int, auth: Optional[Credentials]) -> None:
@@ -158,7 +183,7 @@ class CatchUpSubscription:
         if self._stopped:
             return
         self._stopped = True
-        self._client._forget_subscription(self)
+        self._client._subscriptions().forget(self)
         if self._queue is not None:
             self._queue.put_nowait(_END)
         if self._task is not None and not self._task.done():
@@ -182,13 +207,22 @@ class CatchUpSubscription:
             log.exception("subscription to %s failed", self.stream_id)
             self._fail(error)
 
-    async def _find_head(self) -> None:
+    def _request(self, start: Union[int, AllPosition, None], size: int, forward: bool) -> Request:
+        """A page of the stream (or `$all`) from `start`; None = backward from the head."""
         if self.of_all:
-            request = self._client._all_request(None, 1, False, self._resolve_links)
-        else:
-            request = self._client._page_request(self.stream_id, None, 1, False, self._resolve_links)
+            return self._client._all_request(cast(Optional[AllPosition], start), size, forward,
+                                             self._resolve_links)
+        return self._client._page_request(self.stream_id, cast(Optional[int], start), size, forward,
+                                          self._resolve_links)
+
+    async def _fetch(self, request: Request) -> Tuple[FeedPage, List[ReadEvent]]:
+        page, events = await self._client._read(request, self._auth)
+        assert page is not None  # a feed read always yields its page
+        return page, events
+
+    async def _find_head(self) -> None:
         try:
-            page, _ = await self._client._read(request, self._auth)
+            page, _ = await self._fetch(self._request(None, 1, False))
         except StreamNotFound:
             self._catch_up.on_head(0)  # every event of a stream yet to be written is new
         except RETRYABLE as error:
@@ -199,17 +233,13 @@ class CatchUpSubscription:
             self._catch_up.on_head(head_start(page, self.of_all))
 
     async def _read_from(self, read: Read) -> None:
-        if self.of_all:
-            request = self._client._all_request(read.start, self._page_size, True, self._resolve_links)
-        else:
-            request = self._client._page_request(self.stream_id, read.start, self._page_size, True,
-                                                 self._resolve_links)
+        request = self._request(read.start, self._page_size, True)
         if read.long_poll:
             request = _with_long_poll(request, self._long_poll)
         loop = asyncio.get_running_loop()
         began = loop.time()
         try:
-            page, events = await self._client._read(request, self._auth)
+            page, events = await self._fetch(request)
             fetched = fetched_page(page, events, self.of_all, self._page_size)
         except StreamNotFound:
             self._catch_up.on_missing_stream(loop.time() - began)
@@ -242,7 +272,7 @@ class CatchUpSubscription:
                 return
             try:
                 result = self._callback(event)  # type: ignore[misc]
-                if inspect.isawaitable(result):
+                if result is not None and inspect.isawaitable(result):
                     await result
             except asyncio.CancelledError:
                 raise
@@ -264,12 +294,17 @@ class CatchUpSubscription:
     # --- failures --------------------------------------------------------------------
     def _retry_after(self, error: EventStoreError) -> None:
         delay = self._catch_up.on_failure()
+        if self._stopped:
+            return
         if self._on_error is not None:
             self._call_user("on_error", self._on_error, error)
         else:
             log.warning("subscription to %s: %s; retrying in %.2f s", self.stream_id, error, delay)
 
     def _fail(self, error: Exception) -> None:
+        if self._stopped:  # stopped by the user meanwhile: no callback after stop()
+            log.error("subscription to %s, already stopped: %s", self.stream_id, error)
+            return
         self.error = error
         self.stop()
         if self._on_error is not None:
@@ -428,10 +463,11 @@ class CatchUpSubscriptions:
                             credentials: CredentialsLike) -> CatchUpSubscription:
         for name, function in (("callback", callback), ("on_live", on_live), ("on_error", on_error)):
             check.check_callback(name, function)
+        client = cast(_Client, self)
         subscription = CatchUpSubscription(
-            self, stream_id, catch_up, callback=callback, on_live=on_live, on_error=on_error,
+            client, stream_id, catch_up, callback=callback, on_live=on_live, on_error=on_error,
             resolve_links=check.check_bool("resolve_links", resolve_links),
-            page_size=_check_page_size(page_size), auth=self._auth(credentials))  # type: ignore[attr-defined]
+            page_size=_check_page_size(page_size), auth=client._auth(credentials))
         self._subscriptions().add(subscription)
         subscription._start()
         return subscription
@@ -442,9 +478,6 @@ class CatchUpSubscriptions:
         if registry is None:
             registry = self.__dict__["_catch_up_registry"] = _Registry()
         return registry
-
-    def _forget_subscription(self, subscription: CatchUpSubscription) -> None:
-        self._subscriptions().forget(subscription)
 
     def _close_subscriptions(self) -> None:
         """Stop every subscription and let their tasks end, before the loop is closed

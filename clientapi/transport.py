@@ -148,8 +148,7 @@ class Transport:
             connect_timeout=settings.connect_timeout, request_timeout=settings.request_timeout,
             follow_redirects=False, decompress_response=False, user_agent=USER_AGENT,
             validate_cert=settings.validate_cert, ca_certs=settings.ca_file,
-            client_cert=settings.client_cert, client_key=settings.client_key,
-            allow_nonstandard_methods=request.method == "DELETE" and request.body is not None)
+            client_cert=settings.client_cert, client_key=settings.client_key)
         try:
             answer = await self._http.fetch(http_request, raise_error=False)
         except Exception as error:  # every failure becomes one of ours, nothing leaks

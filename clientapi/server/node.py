@@ -16,7 +16,6 @@ import threading
 import uuid
 from typing import Any, Optional
 
-from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
 log = logging.getLogger("clientapi.server")
@@ -45,7 +44,7 @@ class Node:
         self.subscriptions: Any = None
         self.projections: Any = None
         self.long_polls: set = set()
-        self._server: Optional[HTTPServer] = None
+        self._server: Any = None
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop_requested: Optional[asyncio.Event] = None
@@ -60,6 +59,7 @@ class Node:
         """Open the core, start the subsystems, listen. Returns once connections are accepted."""
         from .core.service import EventStoreCore
         from .http import build_app
+        from .http.connection import HttpServer
         from .persistent import PersistentSubscriptions
         from .projections import ProjectionsSubsystem
 
@@ -73,9 +73,8 @@ class Node:
             await self.projections.start()
             sockets = bind_sockets(self.port, self.host, family=_family(self.host), reuse_port=False)
             self.port = sockets[0].getsockname()[1]
-            self._server = HTTPServer(build_app(self), max_body_size=MAX_BODY_BYTES,
-                                      idle_connection_timeout=3600)
-            self._server.add_sockets(sockets)
+            self._server = HttpServer(build_app(self), max_body_size=MAX_BODY_BYTES)
+            await self._server.add_sockets(sockets)
         except BaseException:
             await self._close_subsystems()
             raise

@@ -57,7 +57,7 @@ def parse_feed(response: Response) -> FeedPage:
         raise _protocol_error(response, "feed 'entries' is not a list of objects")
     if not isinstance(links, list):
         raise _protocol_error(response, "feed 'links' is not a list")
-    relations = {}
+    relations: Dict[str, str] = {}
     for item in links:
         if (not isinstance(item, dict) or not isinstance(item.get("uri"), str)
                 or not isinstance(item.get("relation"), str)):
@@ -84,10 +84,13 @@ def entry_key(entry: dict) -> Tuple[Any, Any]:
             entry.get("positionEventNumber", entry.get("eventNumber", entry.get("title"))))
 
 
+_decode_json = json.JSONDecoder().decode  # json.loads minus its per-call argument checks
+
+
 def _json_or_text(text: str, as_json: bool) -> Any:
     if as_json:
         try:
-            return json.loads(text)
+            return _decode_json(text)
         except ValueError:
             pass  # the JSON flag may come from the metadata alone
     return text
@@ -95,10 +98,9 @@ def _json_or_text(text: str, as_json: bool) -> Any:
 
 def _metadata(text: Any) -> Any:
     """Metadata has no JSON flag of its own: objects and arrays come back parsed."""
-    if not isinstance(text, str) or not text:
+    if not text or not isinstance(text, str):
         return ""
-    stripped = text.lstrip()
-    if stripped[:1] in ("{", "["):
+    if text.lstrip()[:1] in ("{", "["):
         return _json_or_text(text, True)
     return text
 
@@ -111,8 +113,8 @@ def _text_or_none(value: Any) -> Optional[str]:
 def _from_content(entry: dict, content: dict) -> ReadEvent:
     """Entries without rich fields (older or minimal servers) still carry `content` for
     JSON events on single reads."""
-    return ReadEvent(stream_id=content.get("eventStreamId"), event_number=content.get("eventNumber"),
-                     event_type=content.get("eventType"), data=content.get("data"),
+    return ReadEvent(stream_id=str(content.get("eventStreamId")), event_number=content["eventNumber"],
+                     event_type=str(content.get("eventType")), data=content.get("data"),
                      metadata=content.get("metadata") or "", event_id=_text_or_none(content.get("eventId")),
                      is_json=True, created=_text_or_none(entry.get("updated")))
 
@@ -142,21 +144,25 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
     is_json = entry.get("isJson") is True
     raw = entry.get("data", text)
     if raw is None:
-        data = "" if not needs_text(entry) else None
-    elif isinstance(raw, str):
+        data = None if needs_text(entry) else ""
+    elif raw.__class__ is str:
         data = _json_or_text(raw, is_json)
     else:
         raise ProtocolError("feed entry 'data' is not text")
     position_stream = entry.get("positionStreamId", stream_id)
     position_number = entry.get("positionEventNumber", number)
-    is_link = (position_stream, position_number) != (stream_id, number)
+    event_id = entry["eventId"]
+    created = entry.get("updated")
+    if position_stream == stream_id and position_number == number:
+        # positional arguments: this runs once per event of every page read
+        return ReadEvent(stream_id, number, event_type, data, _metadata(entry.get("metaData")),
+                         event_id if event_id.__class__ is str else None, is_json,
+                         created if created.__class__ is str else None)
     return ReadEvent(
-        stream_id=stream_id, event_number=number, event_type=event_type, data=data,
-        metadata=_metadata(entry.get("metaData")), event_id=_text_or_none(entry.get("eventId")),
-        is_json=is_json, created=_text_or_none(entry.get("updated")),
-        original_stream_id=position_stream if is_link else None,
-        original_event_number=position_number if is_link else None,
-        link_metadata=_metadata(entry.get("linkMetaData")) if is_link else None)
+        stream_id, number, event_type, data, _metadata(entry.get("metaData")),
+        _text_or_none(event_id), is_json, _text_or_none(created),
+        original_stream_id=position_stream, original_event_number=position_number,
+        link_metadata=_metadata(entry.get("linkMetaData")))
 
 
 def appended_event_numbers(response: Response, count: int) -> List[int]:

@@ -33,23 +33,25 @@ def _int_or_none(value: Optional[str]) -> Optional[int]:
 def error_for(response: Response, not_found: Type[StreamNotFound] = StreamNotFound) -> EventStoreError:
     status = response.status
     message = server_message(response)
-    details = dict(status=status, request=response.describe_request(), reason=response.reason)
+    request = response.describe_request()
+    kind: Type[HttpError] = HttpError
     if status == 400:
         current = response.header(*media.CURRENT_VERSION_HEADERS)
         if current is not None or "wrong expected" in message.lower():
-            return WrongExpectedVersion(message, current_version=_int_or_none(current), **details)
-        return BadRequest(message, **details)
-    if status == 401:
-        return AccessDenied(message, **details)
-    if status == 404:
-        return not_found(message, **details)
-    if status == 408:
-        return Timeout(message, status=status, request=details["request"])
-    if status == 410:
-        return StreamDeleted(message, **details)
-    if status >= 500:
-        return ServerError(message, **details)
-    return HttpError(message, **details)
+            return WrongExpectedVersion(message, status=status, request=request, reason=response.reason,
+                                        current_version=_int_or_none(current))
+        kind = BadRequest
+    elif status == 401:
+        kind = AccessDenied
+    elif status == 404:
+        kind = not_found
+    elif status == 408:
+        return Timeout(message, status=status, request=request)
+    elif status == 410:
+        kind = StreamDeleted
+    elif status >= 500:
+        kind = ServerError
+    return kind(message, status=status, request=request, reason=response.reason)
 
 
 def raise_for_status(response: Response, expected: Collection[int],

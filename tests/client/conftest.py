@@ -4,7 +4,7 @@ import uuid
 import pytest
 
 from clientapi import Client
-from clientapi.transport import Transport
+from clientapi.transport import Transport, curl_available
 # The public fixtures (also registered by the `pytest11` entry point once installed).
 from clientapi.pytest_plugin import eventstore_client, eventstore_node  # noqa: F401
 
@@ -40,6 +40,14 @@ def client(shared_node):
 def anonymous(shared_node):
     with Client(shared_node.host, shared_node.port) as client:
         yield client
+
+
+@pytest.fixture(params=["curl", "simple"])
+def engine(request):
+    """Both of tornado's HTTP clients (curl only when pycurl is installed)."""
+    if request.param == "curl" and not curl_available():
+        pytest.skip("pycurl is not installed")
+    return request.param
 
 
 @pytest.fixture
@@ -116,11 +124,15 @@ class UserLoop:
 
 
 @pytest.fixture(params=["blocking", "callbacks", "await"])
-def call(request, client):
+def call(request, shared_node, engine):
+    """An operation caller in each mode, over each HTTP engine."""
+    client = Client(shared_node.host, shared_node.port, username=ADMIN[0], password=ADMIN[1],
+                    http_client=engine)
     runner = UserLoop()
     yield Caller(client, request.param, runner)
     runner.run(_close(client))  # close the transport on the loop it lives on
     runner.close()
+    client.close()
 
 
 async def _close(client):

@@ -154,6 +154,12 @@ def test_bad_arguments_raise_before_any_request_in_both_faces(client, sent, name
     assert sent == []
 
 
+@pytest.mark.parametrize("timeout,error", [("1", TypeError), (True, TypeError), (-1, ValueError)])
+def test_wait_checks_its_timeout(client, timeout, error):
+    with pytest.raises(error):
+        client.wait(timeout)
+
+
 @pytest.mark.parametrize("callbacks", [dict(on_success=5), dict(on_failed="x")])
 def test_callbacks_must_be_callable(client, sent, callbacks):
     with pytest.raises(TypeError):

@@ -4,6 +4,7 @@ import socket
 import threading
 
 import pytest
+import tornado
 
 from clientapi import Client, WriteEvent, errors
 
@@ -76,11 +77,6 @@ def misbehaving():
         server.close()
 
 
-@pytest.fixture(params=["curl", "simple"])
-def engine(request):
-    return request.param
-
-
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -117,8 +113,12 @@ FEED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.eventstore.atom+j
 ], ids=["bad-json", "wrong-type", "wrong-shape", "cut", "closed", "garbage"])
 def test_invalid_responses_are_protocol_errors(misbehaving, engine, answer):
     server = misbehaving(answer)
-    with Client("127.0.0.1", server.port, http_client=engine) as client:
-        with pytest.raises(errors.ProtocolError):
+    expected = errors.ProtocolError
+    if answer.startswith(b"NOT HTTP") and engine == "simple" and tornado.version_info < (6, 6):
+        # tornado < 6.6's simple client sits on a malformed status line until the timeout
+        expected = (errors.ProtocolError, errors.Timeout)
+    with Client("127.0.0.1", server.port, http_client=engine, request_timeout=3) as client:
+        with pytest.raises(expected):
             client.read_stream_events_forward("s", 0, 5)
 
 

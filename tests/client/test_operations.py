@@ -190,6 +190,15 @@ def test_read_all_forward_and_backward_with_positions(call, stream):
     assert [(e.stream_id, e.event_number) for e in older.events] == [(stream, 2), (stream, 1), (stream, 0)]
 
 
+def test_read_all_fills_in_non_json_payloads(call, stream):
+    end = call("read_all_events_forward", -1, -1, 1)
+    call("append_to_stream", stream, [WriteEvent("plain"), json_event(1), WriteEvent(b"more")])
+    page = call("read_all_events_forward", end.prepare_position, end.commit_position, 10)
+    mine = [e for e in page.events if e.stream_id == stream]
+    assert [e.data for e in mine] == ["plain", {"n": 1}, "more"]
+    assert [e.is_json for e in mine] == [False, True, False]
+
+
 def test_read_all_from_the_start(call):
     page = call("read_all_events_forward", 0, 0, 5)
     assert 0 < len(page.events) <= 5

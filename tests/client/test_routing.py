@@ -95,11 +95,6 @@ def tls_proxy(shared_node):
     server.stop()
 
 
-@pytest.fixture(params=["curl", "simple"])
-def engine(request):
-    return request.param
-
-
 def test_https_with_a_ca_file(tls_proxy, stream, engine):
     with Client("127.0.0.1", tls_proxy.port, "admin", "changeit", https=True, ca_file=CA_FILE,
                 http_client=engine) as client:

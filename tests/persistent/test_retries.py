@@ -111,3 +111,22 @@ def test_message_reads_never_include_a_deleted_group(api):
     api.request("DELETE", "/subscriptions/foo/g")
     reply = api.request("GET", "/subscriptions/foo/g", headers={"Accept": COMPETING_JSON})
     assert reply.status == 404
+
+
+def test_view_parked_messages(api, node):
+    ids = api.append("foo", 2)
+    api.create("foo", "g")
+    api.read("foo", "g", 2)
+    api.nack("foo", "g", ids, "park")
+    time.sleep(0.1)
+    headers = {"Accept": COMPETING_JSON}
+    forward = api.request("GET", "/subscriptions/viewparkedmessages/foo/g/0/forward/10", headers=headers)
+    assert forward.status == 200
+    assert forward.headers["Content-Type"].startswith(COMPETING_JSON)
+    assert [entry["title"] for entry in forward.json()["entries"]] == ["1@foo", "0@foo"]
+    head = api.request("GET", "/subscriptions/viewparkedmessages/foo/g/head/backward/1", headers=headers)
+    assert [entry["title"] for entry in head.json()["entries"]] == ["1@foo"]
+    assert api.request("GET", "/subscriptions/viewparkedmessages/foo/g/0/forward/10", headers=headers,
+                       auth=None).status == 401
+    assert api.request("GET", "/subscriptions/viewparkedmessages/foo/g/x/forward/10",
+                       headers=headers).status == 400

@@ -10,8 +10,8 @@ from clientapi import WriteEvent
 from clientapi.errors import AccessDenied, StreamDeleted
 from clientapi.subscriptions import AllCheckpoint, AllPosition, CallbackError, RetryPolicy
 
-from .conftest import (Recorder, append_in_batches, close_client, make_client, numbered,
-                       run_loop_for)
+from .conftest import (Recorder, append_in_batches, close_client, free_port, make_client,
+                       numbered, run_loop_for)
 
 
 def all_events_of(client, streams):
@@ -297,6 +297,21 @@ def test_a_raising_callback_without_on_error_makes_wait_raise(client, stream):
     assert not subscription.is_running and subscription.checkpoint == -1
 
 
+def test_a_callback_that_stops_its_subscription_then_raises_gets_no_more_calls(client, stream):
+    append_in_batches(client, stream, 10)
+    errors = []
+
+    def callback(event):
+        if event.event_number == 3:
+            subscription.stop()
+            client.io_loop.call_later(0.2, client.resume)
+            raise RuntimeError("after stop")
+
+    subscription = client.subscribe(stream, callback, True, on_error=errors.append)
+    client.wait(timeout=10)
+    assert errors == [] and not subscription.is_running
+
+
 def test_no_access_to_all_stops_with_access_denied(shared_node):
     anonymous = make_client(shared_node.host, shared_node.port, credentials=None)
     errors = []
@@ -318,9 +333,7 @@ def test_a_hard_deleted_stream_stops_with_stream_deleted(client, stream):
     assert [type(e) for e in errors] == [StreamDeleted]
 
 
-def test_a_node_that_is_gone_is_retried_and_reported(shared_node, stream):
-    from .conftest import free_port
-
+def test_a_node_that_is_gone_is_retried_and_reported(stream):
     client = make_client("127.0.0.1", free_port(), connect_timeout=1.0)
     recorder = Recorder(client)
 
@@ -392,6 +405,20 @@ def test_async_for_over_a_subscription_from_asyncio_code(shared_node, stream):
         return seen
 
     assert asyncio.run(main()) == list(range(33))
+
+
+def test_async_for_ends_with_the_error_that_stopped_the_subscription(shared_node):
+    async def main():
+        anonymous = make_client(shared_node.host, shared_node.port, credentials=None)
+        try:
+            async for _ in anonymous.subscribe_all(start_from_beginning=True):
+                pass
+        finally:
+            anonymous._close_subscriptions()
+            anonymous.close()
+
+    with pytest.raises(AccessDenied):
+        asyncio.run(main())
 
 
 def test_an_async_callback_is_awaited_before_the_next_event(client, stream):

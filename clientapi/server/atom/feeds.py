@@ -74,7 +74,10 @@ def feed_json(feed: Feed, base: str, embed: Embed) -> str:
 
 
 def _updated(event: Optional[ResolvedEvent]) -> str:
-    return iso_timestamp(event.original.created) if event is not None else EMPTY_UPDATED
+    """A feed is dated by an event's own time (an entry by its link's, when it is one)."""
+    if event is None:
+        return EMPTY_UPDATED
+    return iso_timestamp((event.event or event.original).created)
 
 
 # --- streams --------------------------------------------------------------------------

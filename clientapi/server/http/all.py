@@ -44,7 +44,7 @@ async def _read_forward(handler: ReadHandler, start: int, count: int, resolve: b
             return slice_
         if core.head_position() == head_before:
             await handler.wait(core.wait_for_append(None, remaining))
-            if handler._poll is not None and handler._poll.cancelled():
+            if handler.client_gone or (handler._poll is not None and handler._poll.cancelled()):
                 return slice_
 
 

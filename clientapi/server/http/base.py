@@ -139,6 +139,10 @@ class NodeHandler(tornado.web.RequestHandler):
     def check_xsrf_cookie(self) -> None:  # an API, not a browser form
         return None
 
+    def compute_etag(self) -> None:
+        """No automatic body-hash ETags: the real server's ETags name stream versions."""
+        return None
+
     async def prepare(self) -> None:
         method = self.request.method
         if method not in self._implemented:

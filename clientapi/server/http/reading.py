@@ -50,6 +50,7 @@ class ReadHandler(NodeHandler):
     """A handler that answers reads: embed level, link resolution, caching, long polls."""
 
     _poll: Optional[asyncio.Future] = None
+    client_gone = False
 
     def embed(self) -> Embed:
         if self.media_type == media.TEXT_HTML:
@@ -82,6 +83,7 @@ class ReadHandler(NodeHandler):
                 polls.discard(self._poll)
 
     def on_connection_close(self) -> None:
+        self.client_gone = True
         if self._poll is not None and not self._poll.done():
             self._poll.cancel()
 

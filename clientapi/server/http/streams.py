@@ -121,11 +121,11 @@ class StreamRequests(ReadHandler):
             beyond_end = slice_ is None or (not slice_.events
                                             and start > slice_.last_event_number)
             remaining = 0.0 if deadline is None else deadline - self.loop_time()
-            if not beyond_end or remaining <= 0 or self.request.connection.stream is None:
+            if not beyond_end or remaining <= 0 or self.client_gone:
                 break
             if await core.last_event_number(stream_id) == version_before:
                 await self.wait(core.wait_for_append(stream_id, remaining))
-            if self._poll is not None and self._poll.cancelled():
+            if self.client_gone or (self._poll is not None and self._poll.cancelled()):
                 break
         if slice_ is None:
             raise errors.StreamNotFound(stream_id)

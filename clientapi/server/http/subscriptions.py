@@ -21,9 +21,11 @@ from ..persistent import (NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP, GroupExis
 from ..persistent import documents
 from ..persistent.documents import (MSG_TYPE_CREATE, MSG_TYPE_DELETE, MSG_TYPE_REPLAY,
                                     MSG_TYPE_UPDATE)
+from ..persistent.store import parked_stream
 from . import media
 from .base import HttpProblem, NodeHandler, bad_request
-from .reading import ReadHandler
+from .reading import ReadHandler, parse_count, parse_event_number
+from .streams import StreamRequests
 
 MESSAGE_CODECS = (media.COMPETING_ATOM_XML, media.COMPETING_ATOM_JSON, media.KURRENT_COMPETING_ATOM_JSON)
 ADMIN_CODECS = media.ADMIN_JSON_CODECS
@@ -33,9 +35,6 @@ _BAD_MESSAGE_ID = "messageid should be a properly formed guid"
 
 
 class _SubscriptionHandler(NodeHandler):
-    def compute_etag(self) -> Optional[str]:  # the real server sends no ETag on these routes
-        return None
-
     @property
     def subscriptions(self) -> Any:
         return self.node.subscriptions
@@ -71,7 +70,7 @@ class SubscriptionsHandler(_SubscriptionHandler):
     RESPONSE_CODECS = {"GET": ADMIN_CODECS}
 
     async def get(self) -> None:
-        groups = await self.subscriptions.list(None, self.principal)
+        groups = await self.subscriptions.list_groups(None, self.principal)
         offset_text = self.get_query_argument("offset", None)
         count_text = self.get_query_argument("count", None)
         if offset_text is None and count_text is None:
@@ -103,7 +102,7 @@ class StreamSubscriptionsHandler(_SubscriptionHandler):
     RESPONSE_CODECS = {"GET": ADMIN_CODECS, "POST": ADMIN_CODECS}
 
     async def get(self, stream: str) -> None:
-        groups = await self.subscriptions.list(stream, self.principal)
+        groups = await self.subscriptions.list_groups(stream, self.principal)
         if not groups:
             self.reply_document([], 404, root="SubscriptionSummary")
             return
@@ -116,7 +115,17 @@ class StreamSubscriptionsHandler(_SubscriptionHandler):
         self.reply_document("Restarting")
 
 
-class GroupHandler(_SubscriptionHandler, ReadHandler):
+class _MessageReadHandler(_SubscriptionHandler, ReadHandler):
+    """Reads messages; knows when its client went away (so nothing is handed to nobody)."""
+
+    client_gone = False
+
+    def on_connection_close(self) -> None:
+        self.client_gone = True
+        super().on_connection_close()
+
+
+class GroupHandler(_MessageReadHandler):
     """`/subscriptions/{stream}/{group}`: PUT create, POST update, DELETE, GET one message."""
 
     RESPONSE_CODECS = {"PUT": ADMIN_CODECS, "POST": ADMIN_CODECS, "DELETE": ADMIN_CODECS,
@@ -170,7 +179,7 @@ class GroupHandler(_SubscriptionHandler, ReadHandler):
                             root="result", headers=headers)
 
 
-class MessagesHandler(_SubscriptionHandler, ReadHandler):
+class MessagesHandler(_MessageReadHandler):
     """`GET /subscriptions/{stream}/{group}/{count}`."""
 
     RESPONSE_CODECS = {"GET": MESSAGE_CODECS}
@@ -199,7 +208,7 @@ async def read_messages(handler: Any, stream: str, group: str, count: int) -> No
     except GroupNotFound:
         handler.reply(404, b"", handler.media_type)
         return
-    if handler.request.connection.stream is None or handler.request.connection.stream.closed():
+    if handler.client_gone:
         subscriptions.hand_back(stream, group, messages)
         return
     embed = handler.embed()
@@ -241,12 +250,14 @@ def _long_poll_seconds(handler: Any) -> float:
 
 
 def _reader_id(handler: Any) -> str:
-    """The consumer behind a request: its connection (address and port)."""
+    """The consumer behind a request: its connection. Named by address and port when the
+    server exposes them (tornado's connection context does), else by address and the
+    connection's own identity (the context object lives as long as the connection)."""
     context = getattr(handler.request.connection, "context", None)
     address = getattr(context, "address", None)
     if isinstance(address, tuple) and len(address) >= 2:
         return f"{address[0]}:{address[1]}"
-    return handler.request.remote_ip or "unknown"
+    return f"{handler.request.remote_ip or 'unknown'}#{id(context):x}"
 
 
 class InfoHandler(_SubscriptionHandler):
@@ -307,6 +318,18 @@ class NackHandler(_SubscriptionHandler):
         self.reply_accepted()
 
 
+class ViewParkedHandler(StreamRequests):
+    """`GET /subscriptions/viewparkedmessages/{stream}/{group}/{event}/{backward|forward}/{count}`
+    (v20+): a page of the parked-messages stream, as any stream page."""
+
+    RESPONSE_CODECS = {"GET": MESSAGE_CODECS}
+
+    async def get(self, stream: str, group: str, event: str, direction: str, count_text: str) -> None:
+        self.require_authenticated()
+        start = None if event == "head" and direction == "backward" else parse_event_number(event)
+        await self.serve_page(parked_stream(stream, group), start, parse_count(count_text), direction)
+
+
 def _non_negative(text: str) -> Optional[int]:
     text = text.strip()
     return int(text) if text.isdigit() else None
@@ -316,6 +339,8 @@ _SEGMENT = r"([^/]+)"
 _GROUP = rf"/subscriptions/{_SEGMENT}/{_SEGMENT}"
 
 ROUTES = [
+    (rf"/subscriptions/viewparkedmessages/{_SEGMENT}/{_SEGMENT}/{_SEGMENT}/(backward|forward)/{_SEGMENT}",
+     ViewParkedHandler),
     (rf"{_GROUP}/ack/{_SEGMENT}", AckHandler),
     (rf"{_GROUP}/ack", AckHandler),
     (rf"{_GROUP}/nack/{_SEGMENT}", NackHandler),

@@ -6,6 +6,7 @@ the way the real server escapes them (RFC 3986 data escaping), titles keep them 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Callable, Optional, Sequence
 from urllib.parse import quote
 
@@ -105,7 +106,7 @@ def _link(uri: str, relation: str) -> dict:
 
 def messages_feed(base: str, stream: str, group: str, count: int, messages: Sequence[Message],
                   render_entry: Callable[[Message], dict], author: dict,
-                  format_time: Callable[[object], str]) -> dict:
+                  format_time: Callable[[Optional[datetime]], str]) -> dict:
     """The competingatom+json feed of `GET /subscriptions/{stream}/{group}[/{count}]`.
 
     `render_entry` renders a message as a stream feed entry (§5.3, with the request's embed

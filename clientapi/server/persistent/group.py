@@ -8,8 +8,7 @@ Message bookkeeping:
 - `_retry`: to hand out again before anything new (nacked, timed out, replayed from parked).
 - `_in_flight`: handed out, waiting for ack/nack or for messageTimeoutMilliseconds to pass.
   All messages of a group share one timeout, so insertion order is deadline order.
-- `_pending`: event numbers read from the stream and not yet acked/skipped/parked, in ascending
-  order; the checkpoint is the number just below the oldest of them.
+- `_checkpoints` (checkpoints.py): what has been processed; `_readers` (readers.py): consumers.
 """
 from __future__ import annotations
 
@@ -19,10 +18,12 @@ import time
 import uuid
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..core.errors import StreamDeleted, StreamNotFound
 from ..core.model import SYSTEM, ResolvedEvent
+from .checkpoints import Checkpoints
+from .readers import Readers, per_second
 from .settings import GroupSettings
 from .store import GroupStore
 from .strategies import strategy_for
@@ -57,21 +58,6 @@ class _InFlight:
 
 
 @dataclass
-class Reader:
-    """A consumer: one client connection reading this group over HTTP."""
-
-    id: str
-    username: str
-    last_seen: float
-    total_items: int = 0
-    since_measurement: int = 0
-    measured_at: float = field(default_factory=time.monotonic)
-    in_flight: int = 0
-    waiting: int = 0
-    wanted: int = 0  # room of its waiting reads
-
-
-@dataclass
 class _Waiter:
     reader: str
     count: int
@@ -98,7 +84,7 @@ class GroupStats:
 
 
 class SubscriptionGroup:
-    def __init__(self, core, store: GroupStore, stream: str, name: str, settings: GroupSettings):
+    def __init__(self, core: Any, store: GroupStore, stream: str, name: str, settings: GroupSettings):
         self.core = core
         self.store = store
         self.stream = stream
@@ -108,15 +94,10 @@ class SubscriptionGroup:
         self._buffer: deque[Message] = deque()
         self._retry: deque[Message] = deque()
         self._in_flight: "OrderedDict[uuid.UUID, _InFlight]" = OrderedDict()
-        self._pending: "OrderedDict[int, None]" = OrderedDict()
         self._waiters: list[_Waiter] = []
-        self.readers: dict[str, Reader] = {}
+        self._readers = Readers(settings.message_timeout_ms)
         self._next_read = 0
-        self._checkpoint: Optional[int] = None
-        self._processed_since_checkpoint = 0
-        self._checkpoint_at = time.monotonic()
-        self._checkpoint_task: Optional[asyncio.Future] = None
-        self._checkpoint_again = False
+        self._checkpoints = Checkpoints(store, stream, name, settings, lambda: self._next_read)
         self._space = asyncio.Event()
         self._progress: asyncio.Future = asyncio.get_running_loop().create_future()  # per batch read
         self._read_task: Optional[asyncio.Task] = None
@@ -130,14 +111,14 @@ class SubscriptionGroup:
 
     # --- life cycle -----------------------------------------------------------------
     async def start(self, checkpoint: Optional[int]) -> None:
-        self._checkpoint = checkpoint
+        self._checkpoints.last = checkpoint
         if checkpoint is not None:
             self._next_read = checkpoint + 1
         elif self.settings.start_from == -1:
             # Pin "the end" now, as a checkpoint, so a restart does not move it.
             end = await self.core.last_event_number(self.stream)
             self._next_read = end + 1
-            await self._save_checkpoint(end)
+            await self._checkpoints.save(end)
         else:
             self._next_read = self.settings.start_from
         self._started = True
@@ -157,10 +138,9 @@ class SubscriptionGroup:
             if not waiter.future.done():
                 waiter.future.set_result(None)
         self._waiters.clear()
-        if self._checkpoint_task is not None:
-            await asyncio.gather(self._checkpoint_task, return_exceptions=True)
+        await self._checkpoints.settle()
         if write_checkpoint:
-            await self._write_checkpoint()
+            await self._checkpoints.write()
 
     # --- reading ahead --------------------------------------------------------------
     async def _read_loop(self) -> None:
@@ -198,7 +178,7 @@ class SubscriptionGroup:
             if number < self._next_read:
                 continue
             self._buffer.append(Message(event, number))
-            self._pending[number] = None
+            self._checkpoints.read(number)
             self._next_read = number + 1
             added += 1
         if not added and self._next_read <= page.last_event_number:
@@ -220,23 +200,6 @@ class SubscriptionGroup:
                 waiting.cancel()
 
     # --- handing out ----------------------------------------------------------------
-    def _alive(self, reader_id: str) -> bool:
-        reader = self.readers.get(reader_id)
-        if reader is None:
-            return False
-        if reader.waiting or reader.in_flight:
-            return True
-        ttl = (self.settings.message_timeout_ms or 10000) / 1000.0
-        return time.monotonic() - reader.last_seen < ttl
-
-    def _touch(self, reader_id: str, username: str) -> Reader:
-        reader = self.readers.get(reader_id)
-        if reader is None:
-            reader = self.readers[reader_id] = Reader(reader_id, username, time.monotonic())
-        reader.last_seen = time.monotonic()
-        reader.username = username
-        return reader
-
     def _drain(self, choose: Callable[[Message], bool], satisfied: Callable[[], bool]) -> None:
         """Offers queued messages (retry first, then new) to `choose` until `satisfied`;
         those it takes leave the queues, the others keep their places."""
@@ -255,11 +218,7 @@ class SubscriptionGroup:
         deadline = time.monotonic() + timeout / 1000.0 if timeout > 0 else None
         self._in_flight[message.id] = _InFlight(message, reader_id, deadline)
         self._strategy.delivered(message.event, reader_id)
-        reader = self.readers.get(reader_id)
-        if reader is not None:
-            reader.in_flight += 1
-            reader.total_items += 1
-            reader.since_measurement += 1
+        self._readers.delivered(reader_id)
         self._total_items += 1
         self._since_measurement += 1
 
@@ -267,11 +226,11 @@ class SubscriptionGroup:
                    wait_seconds: float = 0) -> list[Message]:
         """Up to `count` messages for this reader, now; with `wait_seconds` > 0 and none available,
         waits for the first ones. The messages are in flight once returned."""
-        self._touch(reader_id, username)
+        self._readers.touch(reader_id, username)
         got: list[Message] = []
 
         def take(message: Message) -> bool:
-            if not self._strategy.eligible(message.event, reader_id, self._alive):
+            if not self._strategy.eligible(message.event, reader_id, self._readers.alive):
                 return False
             got.append(message)
             self._deliver(message, reader_id)
@@ -281,7 +240,7 @@ class SubscriptionGroup:
         self._drain(take, lambda: len(got) >= count)
         if got or wait_seconds <= 0 or self._stopped:
             return got
-        return await self._wait_for_messages(reader_id, count, wait_seconds)
+        return await self._wait_for_messages(reader_id, username, count, wait_seconds)
 
     async def _catch_up(self) -> None:
         """Events already written count as available: let the read-ahead reach them first
@@ -298,14 +257,15 @@ class SubscriptionGroup:
             except asyncio.TimeoutError:
                 return
 
-    async def _wait_for_messages(self, reader_id: str, count: int, wait_seconds: float) -> list[Message]:
+    async def _wait_for_messages(self, reader_id: str, username: str, count: int,
+                                 wait_seconds: float) -> list[Message]:
         loop = asyncio.get_running_loop()
         waiter = _Waiter(reader_id, count, loop.create_future())
         self._waiters.append(waiter)
-        reader = self.readers[reader_id]
+        reader = self._readers.touch(reader_id, username)
         reader.waiting += 1
         reader.wanted += count
-        timer = loop.call_later(wait_seconds, lambda: waiter.future.done() or waiter.future.set_result(None))
+        timer = loop.call_later(wait_seconds, _resolve, waiter.future)
         try:
             await waiter.future
         except asyncio.CancelledError:
@@ -326,7 +286,7 @@ class SubscriptionGroup:
         for message in messages:
             entry = self._in_flight.pop(message.id, None)
             if entry is not None:
-                self._forget_in_flight(entry)
+                self._readers.settled(entry.reader)
         self._retry.extendleft(reversed(messages))
         self._dispatch()
 
@@ -339,7 +299,8 @@ class SubscriptionGroup:
             open_waiters = [w for w in self._waiters if w.open]
             if not open_waiters:
                 return False
-            chosen = self._strategy.choose(message.event, [w.reader for w in open_waiters], self._alive)
+            chosen = self._strategy.choose(message.event, [w.reader for w in open_waiters],
+                                           self._readers.alive)
             if chosen is None:
                 return False
             waiter = next(w for w in open_waiters if w.reader == chosen)
@@ -354,17 +315,12 @@ class SubscriptionGroup:
                 self._waiters.remove(waiter)
 
     # --- outcomes -------------------------------------------------------------------
-    def _forget_in_flight(self, entry: _InFlight) -> None:
-        reader = self.readers.get(entry.reader)
-        if reader is not None:
-            reader.in_flight -= 1
-
     def _take_outstanding(self, message_id: uuid.UUID,
                           include_retry: bool) -> tuple[Optional[Message], Optional[str]]:
         """The message (and the reader holding it) out of flight, or out of the retry queue."""
         entry = self._in_flight.pop(message_id, None)
         if entry is not None:
-            self._forget_in_flight(entry)
+            self._readers.settled(entry.reader)
             return entry.message, entry.reader
         if include_retry:
             for message in self._retry:
@@ -394,7 +350,7 @@ class SubscriptionGroup:
                 # Over HTTP there is no connection to drop: the reader stops being a consumer
                 # (its pinned buckets go) and the message is offered again without counting a retry.
                 if reader is not None:
-                    self.readers.pop(reader, None)
+                    self._readers.drop(reader)
                 self._retry.appendleft(message)
             else:
                 self._retry_or_park(message)
@@ -422,12 +378,8 @@ class SubscriptionGroup:
         asyncio.ensure_future(park())
 
     def _complete(self, message: Message) -> None:
-        if message.sequence is None:
-            return
-        self._pending.pop(message.sequence, None)
-        self._processed_since_checkpoint += 1
-        if self._processed_since_checkpoint >= self.settings.max_check_point_count:
-            self._schedule_checkpoint()
+        if message.sequence is not None:  # replayed parked messages are behind the checkpoint
+            self._checkpoints.processed(message.sequence)
 
     # --- timers (driven by the subsystem's tick) -------------------------------------
     def tick(self, now: float) -> None:
@@ -438,48 +390,12 @@ class SubscriptionGroup:
             expired.append(message_id)
         for message_id in expired:
             entry = self._in_flight.pop(message_id)
-            self._forget_in_flight(entry)
+            self._readers.settled(entry.reader)
             self._retry_or_park(entry.message)
         if expired:
             self._dispatch()
-        if (self._processed_since_checkpoint >= self.settings.min_check_point_count
-                and now - self._checkpoint_at >= self.settings.check_point_after_ms / 1000.0):
-            self._schedule_checkpoint()
-        for reader_id in [r for r in self.readers if not self._alive(r)]:
-            del self.readers[reader_id]
-
-    # --- checkpoints ----------------------------------------------------------------
-    def _checkpoint_candidate(self) -> int:
-        if self._pending:
-            return next(iter(self._pending)) - 1
-        return self._next_read - 1
-
-    def _schedule_checkpoint(self) -> None:
-        if self._checkpoint_task is not None and not self._checkpoint_task.done():
-            self._checkpoint_again = True
-            return
-        self._checkpoint_task = asyncio.ensure_future(self._write_checkpoint())
-
-    async def _write_checkpoint(self) -> None:
-        while True:
-            self._checkpoint_again = False
-            candidate = self._checkpoint_candidate()
-            if candidate > (self._checkpoint if self._checkpoint is not None else -1):
-                try:
-                    await self._save_checkpoint(candidate)
-                except Exception:
-                    log.exception("persistent subscription %s::%s: checkpoint failed", self.stream, self.name)
-                    return
-            if not self._checkpoint_again:
-                return
-
-    async def _save_checkpoint(self, event_number: int) -> None:
-        first = self._checkpoint is None
-        processed = self._processed_since_checkpoint
-        await self.store.save_checkpoint(self.stream, self.name, event_number, first)
-        self._checkpoint = event_number
-        self._processed_since_checkpoint = max(0, self._processed_since_checkpoint - processed)
-        self._checkpoint_at = time.monotonic()
+        self._checkpoints.tick(now)
+        self._readers.prune()
 
     # --- parked messages ------------------------------------------------------------
     async def replay_parked(self, stop_at: Optional[int]) -> None:
@@ -519,32 +435,19 @@ class SubscriptionGroup:
     def stats(self) -> GroupStats:
         """A snapshot; like the real server, asking starts a new measurement period."""
         now = time.monotonic()
-        average = _per_second(self._since_measurement, now - self._measured_at)
+        average = per_second(self._since_measurement, now - self._measured_at)
         since = self._since_measurement
         self._since_measurement, self._measured_at = 0, now
-        readers = []
-        for reader in self.readers.values():
-            if not self._alive(reader.id):
-                continue
-            readers.append({
-                "from": reader.id,
-                "username": reader.username,
-                "averageItemsPerSecond": _per_second(reader.since_measurement, now - reader.measured_at),
-                "totalItemsProcessed": reader.total_items,
-                "countSinceLastMeasurement": reader.since_measurement,
-                "extraStatistics": [],
-                "availableSlots": max(0, reader.wanted),
-                "inFlightMessages": reader.in_flight,
-                "connectionName": reader.id,
-            })
-            reader.since_measurement, reader.measured_at = 0, now
+        readers = self._readers.connections(now)
+        checkpoint = self._checkpoints.last
         return GroupStats(
             status=self.status(), total_items=self._total_items, since_measurement=since,
             average_per_second=average,
-            last_processed=self._checkpoint if self._checkpoint is not None else -1,
-            last_checkpoint=self._checkpoint, read_buffer=len(self._buffer),
+            last_processed=checkpoint if checkpoint is not None else -1,
+            last_checkpoint=checkpoint, read_buffer=len(self._buffer),
             retry_buffer=len(self._retry), in_flight=len(self._in_flight), readers=readers)
 
 
-def _per_second(count: int, seconds: float) -> float:
-    return round(count / seconds, 1) if seconds > 0 else 0.0
+def _resolve(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional
 
 from tornado.ioloop import PeriodicCallback
 
@@ -36,7 +36,7 @@ class GroupExists(Conflict):
 
 
 class PersistentSubscriptions:
-    def __init__(self, core):
+    def __init__(self, core: Any):
         self.core = core
         self.store = GroupStore(core)
         self._groups: dict[tuple[str, str], SubscriptionGroup] = {}
@@ -159,7 +159,7 @@ class PersistentSubscriptions:
         self._require_user(principal)
         return self.group(stream, name)
 
-    async def list(self, stream: Optional[str], principal: Principal) -> list[SubscriptionGroup]:
+    async def list_groups(self, stream: Optional[str], principal: Principal) -> list[SubscriptionGroup]:
         self._require_user(principal)
         return self.groups(stream)
 

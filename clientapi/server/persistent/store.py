@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import uuid
-from typing import Optional
+from typing import Any, Optional
 
 from ..core.errors import StreamDeleted, StreamNotFound
 from ..core.model import (ANY, LINK_EVENT_TYPE, METADATA_EVENT_TYPE, SYSTEM, NewEvent,
@@ -43,7 +43,7 @@ def _json_event(event_type: str, body: object, metadata: Optional[dict] = None) 
                     is_json=True)
 
 
-async def _last_event(core, stream: str) -> Optional[ResolvedEvent]:
+async def _last_event(core: Any, stream: str) -> Optional[ResolvedEvent]:
     try:
         page = await core.read_stream(stream, None, 1, "backward", False, SYSTEM)
     except (StreamNotFound, StreamDeleted):
@@ -54,7 +54,7 @@ async def _last_event(core, stream: str) -> Optional[ResolvedEvent]:
 class GroupStore:
     """Reads and writes the subscription streams through the core, as the node itself."""
 
-    def __init__(self, core):
+    def __init__(self, core: Any):
         self._core = core
 
     # --- definitions ----------------------------------------------------------------
@@ -93,9 +93,10 @@ class GroupStore:
 
     # --- parked messages ------------------------------------------------------------
     async def park(self, stream: str, group: str, message: ResolvedEvent, reason: str) -> None:
-        target = message.event if message.event is not None else message.link
-        link_data = (message.link.data if message.event is None and message.link is not None
-                     else f"{target.event_number}@{target.stream_id}".encode("utf-8"))
+        if message.event is not None:
+            link_data = f"{message.event.event_number}@{message.event.stream_id}".encode("utf-8")
+        else:  # a link whose target is gone: park the same link
+            link_data = message.original.data
         metadata = {
             "added": _dt.datetime.now(_dt.timezone.utc).isoformat(),
             "reason": reason,

@@ -1,16 +1,6 @@
-"""Projections subsystem (placeholder: does nothing until the real one replaces it)."""
-from __future__ import annotations
+"""Projections: the standard projections (`$by_category`, `$by_event_type`, `$streams`,
+`$stream_by_category`, `$by_correlation_id`) and user JavaScript projections, run inside the
+node and managed through the `/projections` and `/projection/{name}` endpoints."""
+from .subsystem import OperationFailed, Projection, ProjectionsSubsystem
 
-from typing import Any
-
-
-class ProjectionsSubsystem:
-    def __init__(self, core: Any, **kw: Any):
-        self.core = core
-        self.options = kw
-
-    async def start(self) -> None:
-        return None
-
-    async def stop(self) -> None:
-        return None
+__all__ = ["OperationFailed", "Projection", "ProjectionsSubsystem"]

@@ -1,9 +1,9 @@
 """User projections in V8, through mini-racer.
 
-Each projection run gets its own V8 isolate with only ECMAScript built-ins in it (no
+Each projection run gets its own V8 context with only ECMAScript built-ins in it (no
 `require`, no network or file API), the runtime in `prelude.js`, then the user's query.
-V8 runs on mini-racer's own thread and we await it from the node's IOLoop, so JavaScript
-never blocks the loop. Every call is bounded by the projection's execution timeout plus a
+V8 runs on mini-racer's own threads, driven from one host thread (see v8_host), and the
+node's IOLoop only awaits it, so JavaScript never blocks the loop. Every call is bounded by the projection's execution timeout plus a
 small batching budget: a handler that loops forever is interrupted and the projection
 faults, and the node carries on. A hard memory limit does the same for runaway allocation.
 """
@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any, Optional
 
 from .handlers import BatchOutcome, Emission, ProjectionFault, SourceEvent, SourceSpec
+from .v8_host import V8Host
 
 DEFAULT_EXECUTION_TIMEOUT_MS = 250
 BATCH_BUDGET_MS = 20  # how long one call may keep handling queued events before returning
@@ -88,34 +89,36 @@ def _item(event: SourceEvent) -> dict[str, Any]:
 class JsProjectionHandler:
     """A compiled user query in its own V8 context. Create with `await compile(...)`."""
 
-    def __init__(self, racer: Any, source: SourceSpec, timeout_ms: int):
+    def __init__(self, host: V8Host, racer: Any, timeout_ms: int):
+        self._host = host
         self._racer = racer
-        self.source = source
+        self.source = SourceSpec()
         self._timeout_ms = timeout_ms
 
     @classmethod
     async def compile(cls, query: str, *, timeout_ms: Optional[int] = None) -> "JsProjectionHandler":
-        engine = _engine()
-        timeout = timeout_ms or DEFAULT_EXECUTION_TIMEOUT_MS
-        racer = engine.MiniRacer()
+        _engine()
+        host = V8Host.get()
+        handler = cls(host, await host.new_racer(MEMORY_LIMIT_BYTES), timeout_ms or DEFAULT_EXECUTION_TIMEOUT_MS)
         try:
-            racer.set_hard_memory_limit(MEMORY_LIMIT_BYTES)
-            handler = cls(racer, SourceSpec(), timeout)
             await handler._eval(_prelude())
             await handler._eval(query)
-            described = json.loads(await handler._eval("__es_describe()"))
-            handler.source = _source_spec(described)
+            handler.source = _source_spec(json.loads(await handler._eval("__es_describe()")))
             return handler
         except BaseException:
-            racer.close()
+            handler.close()
             raise
 
     async def _eval(self, code: str, budget_ms: int = 0) -> Any:
         """Evaluate with a deadline; any JavaScript failure becomes a ProjectionFault."""
         engine = _engine()
-        limit_ms = self._timeout_ms + budget_ms
+        racer = self._racer
+        limit_seconds = (self._timeout_ms + budget_ms) / 1000
+
+        async def evaluate() -> Any:
+            return await asyncio.wait_for(racer.eval_cancelable(code), timeout=limit_seconds)
         try:
-            return await asyncio.wait_for(self._racer.eval_cancelable(code), timeout=limit_ms / 1000)
+            return await self._host.run(evaluate)
         except asyncio.TimeoutError:
             raise ProjectionFault(
                 f"The projection's JavaScript did not complete within its execution timeout ({self._timeout_ms} ms)"
@@ -164,4 +167,4 @@ class JsProjectionHandler:
         return await self._eval(f"__es_result({json.dumps(partition)})")
 
     def close(self) -> None:
-        self._racer.close()
+        self._host.close_racer(self._racer)

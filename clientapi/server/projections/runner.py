@@ -161,6 +161,8 @@ class ProjectionRunner:
         self.state.status = "Stopped"
 
     async def _wait_for_appends(self) -> None:
+        if self._stop_request is not None:  # asked to stop while this batch was handled
+            return
         self._waiting = asyncio.ensure_future(self._core.wait_for_append(None, IDLE_WAIT_SECONDS))
         try:
             await self._waiting

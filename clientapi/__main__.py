@@ -1,0 +1,7 @@
+"""`python -m clientapi`: the command-line tool (see `clientapi.cli`)."""
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

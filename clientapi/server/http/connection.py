@@ -1,0 +1,350 @@
+"""A lean HTTP/1.1 server for the node's tornado Application.
+
+Tornado's own HTTPServer spends most of a small request's time in its generic connection
+machinery (timeouts, regex header scanning, per-request coroutines, Nagle toggling).
+This one speaks just what the node needs (keep-alive, pipelining, Content-Length and
+chunked request bodies, `Expect: 100-continue`) on asyncio protocols and hands each request
+to the Application through tornado's own delegate interface, so handlers, routing and
+responses are exactly tornado's. A response is written with a single transport write.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import Any, Callable, Optional
+
+from tornado import httputil
+from tornado.web import Application
+
+log = logging.getLogger("clientapi.server.http")
+
+MAX_HEAD_BYTES = 64 * 1024
+_NO_BODY_STATUSES = frozenset({204, 304})
+_BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+_TOO_LARGE = (b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n"
+              b"Connection: close\r\n\r\n")
+_CONTINUE = b"HTTP/1.1 100 (Continue)\r\n\r\n"
+
+
+class BadRequest(Exception):
+    """The bytes received are not an HTTP/1.x request we can serve."""
+
+
+class _Context:
+    def __init__(self, remote_ip: str):
+        self.remote_ip = remote_ip
+        self.protocol = "http"
+        self.trusted_downstream: set = set()
+
+
+class HttpServer:
+    """Listens on bound sockets and serves `application` (see the module docstring)."""
+
+    def __init__(self, application: Application, max_body_size: int):
+        self.application = application
+        self.max_body_size = max_body_size
+        self._servers: list[asyncio.AbstractServer] = []
+        self._connections: set["_Connection"] = set()
+
+    async def add_sockets(self, sockets: list[socket.socket]) -> None:
+        loop = asyncio.get_running_loop()
+        for sock in sockets:
+            self._servers.append(await loop.create_server(lambda: _Connection(self), sock=sock))
+
+    def stop(self) -> None:
+        """Stop accepting connections (open ones go on until closed)."""
+        for server in self._servers:
+            server.close()
+
+    async def close_all_connections(self) -> None:
+        for connection in list(self._connections):
+            connection.close()
+        for server in self._servers:
+            await server.wait_closed()
+        self._servers.clear()
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: requests are parsed from the buffer and served one at a time."""
+
+    def __init__(self, server: HttpServer):
+        self.server = server
+        self.transport: Optional[asyncio.Transport] = None
+        self.context = _Context("")
+        self._buffer = bytearray()
+        self._current: Optional["_Exchange"] = None
+        self._continue_sent = False
+        self._paused_reading = False
+        self._write_waiters: list[asyncio.Future] = []
+        self._writing_paused = False
+        self._closed = False
+
+    # --- asyncio.Protocol --------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # every response goes out in one write, so Nagle would only add delay
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        peer = transport.get_extra_info("peername")
+        self.context = _Context(peer[0] if isinstance(peer, tuple) else "")
+        self.server._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self._buffer += data
+        if self._current is None:
+            self._serve_next()
+        elif len(self._buffer) > MAX_HEAD_BYTES and not self._paused_reading:
+            self.transport.pause_reading()  # pipelined requests wait for this one
+            self._paused_reading = True
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self._closed = True
+        self.server._connections.discard(self)
+        for waiter in self._write_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self._write_waiters.clear()
+        exchange, self._current = self._current, None
+        if exchange is not None:
+            exchange.connection_lost()
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        waiters, self._write_waiters = self._write_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    # --- serving ---------------------------------------------------------------------
+    def close(self) -> None:
+        if self.transport is not None and not self._closed:
+            self.transport.close()
+
+    def write(self, data: bytes) -> "asyncio.Future[None]":
+        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        if self._closed or self.transport is None or self.transport.is_closing():
+            future.set_result(None)
+            return future
+        self.transport.write(data)
+        if self._writing_paused:
+            self._write_waiters.append(future)
+        else:
+            future.set_result(None)
+        return future
+
+    def _refuse(self, answer: bytes) -> None:
+        self._buffer.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(answer)
+            self.transport.close()
+
+    def _serve_next(self) -> None:
+        if self._closed or self._current is not None or not self._buffer:
+            return
+        try:
+            parsed = self._parse()
+        except BadRequest:
+            self._refuse(_BAD_REQUEST)
+            return
+        except _TooLarge:
+            self._refuse(_TOO_LARGE)
+            return
+        if parsed is None:
+            return
+        start_line, headers, body, consumed = parsed
+        del self._buffer[:consumed]
+        self._continue_sent = False
+        exchange = self._current = _Exchange(self, start_line, headers)
+        try:
+            delegate = self.server.application.start_request(self, exchange)
+            exchange.delegate = delegate
+            delegate.headers_received(start_line, headers)
+            if body:
+                delegate.data_received(body)
+            delegate.finish()
+        except Exception:
+            log.exception("could not dispatch %s %s", start_line.method, start_line.path)
+            self._refuse(_BAD_REQUEST)
+
+    def exchange_finished(self, exchange: "_Exchange") -> None:
+        if self._current is not exchange:
+            return
+        self._current = None
+        if not exchange.keep_alive:
+            self.close()
+            return
+        if self._paused_reading:
+            self._paused_reading = False
+            self.transport.resume_reading()
+        if self._buffer:
+            asyncio.get_running_loop().call_soon(self._serve_next)
+
+    def _parse(self) -> Optional[tuple]:
+        """(start line, headers, body, bytes consumed) once a whole request is buffered."""
+        buffer = self._buffer
+        while buffer[:2] == b"\r\n":  # stray line breaks between requests are allowed
+            del buffer[:2]
+        head_end = buffer.find(b"\r\n\r\n")
+        if head_end < 0:
+            if len(buffer) > MAX_HEAD_BYTES:
+                raise BadRequest("request head too long")
+            return None
+        lines = bytes(buffer[:head_end]).decode("latin1").split("\r\n")
+        parts = lines[0].split(" ")
+        if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0") or not parts[1]:
+            raise BadRequest("bad request line")
+        method, target, version = parts
+        headers = httputil.HTTPHeaders()
+        for line in lines[1:]:
+            name, separator, value = line.partition(":")
+            if not separator or not name or name != name.strip() or line[0] in " \t":
+                raise BadRequest("bad header line")
+            headers.add(name, value.strip())
+        body_start = head_end + 4
+        body, consumed = self._body(headers, version, body_start)
+        if body is None:
+            return None
+        return httputil.RequestStartLine(method, target, version), headers, body, consumed
+
+    def _body(self, headers: httputil.HTTPHeaders, version: str,
+              start: int) -> tuple[Optional[bytes], int]:
+        buffer = self._buffer
+        encoding = headers.get("Transfer-Encoding")
+        if encoding is not None:
+            if encoding.strip().lower() != "chunked" or "Content-Length" in headers:
+                raise BadRequest("unsupported transfer encoding")
+            return self._chunked_body(headers, version, start)
+        length_text = headers.get("Content-Length")
+        if length_text is None:
+            return b"", start
+        if not length_text.strip().isdigit():
+            raise BadRequest("bad content length")
+        length = int(length_text)
+        if length > self.server.max_body_size:
+            raise _TooLarge()
+        if len(buffer) - start < length:
+            self._maybe_continue(headers, version)
+            return None, 0
+        return bytes(buffer[start:start + length]), start + length
+
+    def _chunked_body(self, headers: httputil.HTTPHeaders, version: str,
+                      start: int) -> tuple[Optional[bytes], int]:
+        buffer, position, chunks, total = self._buffer, start, [], 0
+        while True:
+            line_end = buffer.find(b"\r\n", position)
+            if line_end < 0:
+                self._maybe_continue(headers, version)
+                return None, 0
+            size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
+            try:
+                size = int(size_text, 16)
+            except ValueError:
+                raise BadRequest("bad chunk size") from None
+            total += size
+            if total > self.server.max_body_size:
+                raise _TooLarge()
+            data_start = line_end + 2
+            if size == 0:
+                trailer_end = buffer.find(b"\r\n\r\n", line_end)
+                if buffer[data_start:data_start + 2] == b"\r\n":
+                    return b"".join(chunks), data_start + 2
+                if trailer_end < 0:
+                    return None, 0
+                return b"".join(chunks), trailer_end + 4
+            if len(buffer) < data_start + size + 2:
+                self._maybe_continue(headers, version)
+                return None, 0
+            if buffer[data_start + size:data_start + size + 2] != b"\r\n":
+                raise BadRequest("bad chunk")
+            chunks.append(bytes(buffer[data_start:data_start + size]))
+            position = data_start + size + 2
+
+    def _maybe_continue(self, headers: httputil.HTTPHeaders, version: str) -> None:
+        if (not self._continue_sent and version == "HTTP/1.1"
+                and headers.get("Expect", "").lower() == "100-continue"):
+            self._continue_sent = True
+            self.transport.write(_CONTINUE)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Exchange(httputil.HTTPConnection):
+    """The response side of one request, as tornado's RequestHandler drives it."""
+
+    def __init__(self, connection: _Connection, start_line: httputil.RequestStartLine,
+                 headers: httputil.HTTPHeaders):
+        self.connection = connection
+        self.context = connection.context
+        self.method = start_line.method
+        self.version = start_line.version
+        connection_header = (headers.get("Connection") or "").lower()
+        if self.version == "HTTP/1.1":
+            self.keep_alive = "close" not in connection_header
+        else:
+            self.keep_alive = "keep-alive" in connection_header
+        self.delegate: Any = None
+        self._close_callback: Optional[Callable[[], None]] = None
+        self._chunked = False
+        self._body_allowed = True
+        self._finished = False
+
+    def set_close_callback(self, callback: Optional[Callable[[], None]]) -> None:
+        self._close_callback = callback
+
+    def connection_lost(self) -> None:
+        callback, self._close_callback = self._close_callback, None
+        try:
+            if self.delegate is not None:
+                self.delegate.on_connection_close()
+            if callback is not None:
+                callback()
+        except Exception:
+            log.exception("close callback failed")
+
+    def write_headers(self, start_line: Any, headers: httputil.HTTPHeaders,
+                      chunk: Optional[bytes] = None) -> "asyncio.Future[None]":
+        status = start_line.code
+        self._body_allowed = status not in _NO_BODY_STATUSES and status >= 200 \
+            and self.method != "HEAD"
+        if self._body_allowed and "Content-Length" not in headers:
+            if self.version == "HTTP/1.1":
+                headers["Transfer-Encoding"] = "chunked"
+                self._chunked = True
+            else:
+                self.keep_alive = False
+        if not self.keep_alive:
+            headers["Connection"] = "close"
+        elif self.version == "HTTP/1.0":
+            headers["Connection"] = "Keep-Alive"
+        lines = [f"HTTP/1.1 {status} {start_line.reason or ''}"]
+        lines.extend(f"{name}: {value}" for name, value in headers.get_all())
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin1")
+        if chunk:
+            data += self._framed(chunk)
+        return self.connection.write(data)
+
+    def _framed(self, chunk: bytes) -> bytes:
+        if not self._body_allowed:
+            return b""
+        if self._chunked:
+            return b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunk else b""
+        return chunk
+
+    def write(self, chunk: bytes) -> "asyncio.Future[None]":
+        return self.connection.write(self._framed(chunk))
+
+    def finish(self) -> None:
+        if self._finished:
+            return
+        self._finished = True
+        self._close_callback = None
+        if self._chunked:
+            self.connection.write(b"0\r\n\r\n")
+        self.connection.exchange_finished(self)

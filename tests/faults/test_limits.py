@@ -1,0 +1,140 @@
+"""Limits: event and body sizes, page sizes, many idle or slow connections, long polls."""
+from __future__ import annotations
+
+import json
+import socket
+import time
+import uuid
+
+import pytest
+
+from clientapi import Client, WriteEvent, errors
+from clientapi.server.http import reading
+
+from .rawhttp import ADMIN_AUTH, EVENTS_JSON, RawHttp, append_json
+
+FOUR_MIB = 4 * 1024 * 1024
+READ = {"Authorization": ADMIN_AUTH, "Accept": "application/vnd.eventstore.atom+json"}
+
+
+@pytest.fixture
+def http(node):
+    client = RawHttp(node.host, node.port)
+    yield client
+    client.close()
+
+
+def test_single_event_over_4_mib_is_413_and_not_written(node, http, stream_name):
+    before = node.core.head_position()
+    answer = http.request("POST", f"/streams/{stream_name}", b"x" * (FOUR_MIB + 1), {
+        "Authorization": ADMIN_AUTH, "Content-Type": "application/octet-stream",
+        "ES-EventType": "big", "ES-EventId": str(uuid.uuid4())})
+    assert (answer.status, answer.text) == (413, "Too large events received. Limit is 4mb")
+    assert node.core.head_position() == before
+
+
+def test_event_of_exactly_4_mib_is_accepted(http, stream_name):
+    answer = http.request("POST", f"/streams/{stream_name}", b"x" * FOUR_MIB, {
+        "Authorization": ADMIN_AUTH, "Content-Type": "application/octet-stream",
+        "ES-EventType": "big", "ES-EventId": str(uuid.uuid4())})
+    assert answer.status == 201
+
+
+def test_data_plus_metadata_over_4_mib_is_413(node, http, stream_name):
+    half = "y" * (FOUR_MIB // 2 + 1)
+    body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "t", "data": half,
+                        "metadata": half}]).encode()
+    before = node.core.head_position()
+    answer = http.request("POST", f"/streams/{stream_name}", body,
+                          {"Authorization": ADMIN_AUTH, "Content-Type": EVENTS_JSON})
+    assert answer.status == 413
+    assert node.core.head_position() == before
+
+
+def test_client_refuses_an_append_over_its_max_append_size_before_sending(node, stream_name):
+    events = [WriteEvent("z" * 1000) for _ in range(1100)]  # ~1.1 MB > the 1 MiB default
+    with Client(node.host, node.port, "admin", "changeit") as client:
+        with pytest.raises(errors.AppendTooLarge) as refused:
+            client.append_to_stream(stream_name, events)
+        assert refused.value.limit == 1024 * 1024 and "split the batch" in str(refused.value)
+        with pytest.raises(errors.StreamNotFound):
+            client.read_event(stream_name, 0)
+    with Client(node.host, node.port, "admin", "changeit", max_append_size=4 * 1024 * 1024) as client:
+        assert client.append_to_stream(stream_name, events)[-1] == 1099
+
+
+def test_body_over_the_nodes_limit_is_refused_at_once_without_reading_it(node):
+    before = node.core.head_position()
+    with socket.create_connection((node.host, node.port), timeout=5) as connection:
+        connection.sendall(b"POST /streams/huge HTTP/1.1\r\nHost: x\r\nAuthorization: "
+                           + ADMIN_AUTH.encode() + b"\r\nContent-Type: " + EVENTS_JSON.encode()
+                           + b"\r\nContent-Length: 10000000000\r\n\r\n")
+        answer = connection.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413"), answer
+    assert node.core.head_position() == before
+
+
+@pytest.mark.parametrize("path", ["/streams/limits-page/0/forward/4097",
+                                  "/streams/limits-page/head/backward/4097",
+                                  "/streams/%24all/00000000000000000000000000000000/forward/4097"])
+def test_page_over_4096_is_the_real_500(http, path):
+    append_json(http, "/streams/limits-page", [{"eventId": str(uuid.uuid4()), "eventType": "t"}])
+    answer = http.request("GET", path, None, READ)
+    assert answer.status == 500
+    assert "Read size too big, should be less than 4096 items" in answer.reason + answer.text
+
+
+def test_many_idle_and_slow_connections_do_not_starve_the_node(node, stream_name):
+    idle, slow = [], []
+    try:
+        for _ in range(300):
+            idle.append(socket.create_connection((node.host, node.port), timeout=5))
+        for index in range(50):
+            connection = socket.create_connection((node.host, node.port), timeout=5)
+            connection.sendall(b"GET /streams/x HTTP/1.1\r\nHost: x\r\nX-Slow-" + str(index).encode())
+            slow.append(connection)
+        with Client(node.host, node.port, "admin", "changeit", request_timeout=5.0) as client:
+            began = time.monotonic()
+            for i in range(20):
+                client.append_to_stream(stream_name, WriteEvent(str(i)))
+            assert len(client.read_stream_events_forward(stream_name, 0, 100)) == 20
+            for connection in slow:  # still trickling
+                connection.sendall(b"a")
+            assert time.monotonic() - began < 5.0
+    finally:
+        for connection in idle + slow:
+            connection.close()
+
+
+def test_long_polls_are_capped(node, http, stream_name, monkeypatch):
+    monkeypatch.setattr(reading, "LONG_POLL_CAP_SECONDS", 1.0)
+    append_json(http, f"/streams/{stream_name}", [{"eventId": str(uuid.uuid4()), "eventType": "t"}])
+    for path in (f"/streams/{stream_name}/1/forward/5",
+                 "/streams/%24all/" + "{:016X}".format(node.core.head_position()) * 2 + "/forward/5"):
+        began = time.monotonic()
+        answer = http.request("GET", path, None, {**READ, "ES-LongPoll": "3600"})
+        waited = time.monotonic() - began
+        assert answer.status == 200 and answer.json()["entries"] == []
+        assert 0.8 <= waited < 5.0, f"{path}: waited {waited:.1f} s"
+
+
+def test_many_parked_long_polls_leave_the_node_responsive_and_end_with_their_clients(node, stream_name):
+    parked = []
+    try:
+        for _ in range(100):
+            connection = socket.create_connection((node.host, node.port), timeout=5)
+            connection.sendall(f"GET /streams/{stream_name}/0/forward/5 HTTP/1.1\r\nHost: x\r\n"
+                               f"Authorization: {ADMIN_AUTH}\r\nAccept: application/json\r\n"
+                               f"ES-LongPoll: 30\r\n\r\n".encode())
+            parked.append(connection)
+        time.sleep(0.3)
+        assert len(node.long_polls) >= 90
+        with Client(node.host, node.port, "admin", "changeit", request_timeout=3.0) as client:
+            client.append_to_stream("other-" + stream_name, WriteEvent("x"))
+    finally:
+        for connection in parked:
+            connection.close()
+    deadline = time.monotonic() + 5
+    while node.long_polls and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not node.long_polls, "long polls outlived their connections"
