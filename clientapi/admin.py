@@ -88,8 +88,7 @@ def _check_non_negative(name: str, value: Any) -> int:
 # A 404 from an admin endpoint means the server does not have it (not a missing stream).
 _ENDPOINT_MISSING: Dict[str, Any] = dict(
     errors_by_status={404: HttpError},
-    describe=lambda response: "this server has no such endpoint ({})".format(
-        response.describe_request()))
+    describe=lambda response: "this server has no such endpoint")
 
 
 class Admin(ClientSection):

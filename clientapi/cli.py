@@ -147,12 +147,12 @@ class Progress:
 
     INTERVAL = 0.1
 
-    def __init__(self, enabled: bool, total: Optional[int] = None, stream: TextIO = sys.stderr,
+    def __init__(self, enabled: bool, total: Optional[int] = None, stream: Optional[TextIO] = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.enabled = enabled
         self.total = total
         self.count = 0
-        self._stream = stream
+        self._stream = stream if stream is not None else sys.stderr
         self._clock = clock
         self._started = clock()
         self._drawn_at = float("-inf")
@@ -393,32 +393,28 @@ def _stream_position(event: ReadEvent) -> int:
 
 
 def _stream_pages(client: Client, stream: str, forward: bool, start: Optional[int],
-                  resolve_links: bool) -> Iterator[List[ReadEvent]]:
+                  resolve_links: bool, size: int) -> Iterator[List[ReadEvent]]:
     position = start if start is not None else (0 if forward else -1)
+    read = client.read_stream_events_forward if forward else client.read_stream_events_backward
     while True:
-        if forward:
-            page = client.read_stream_events_forward(stream, position, PAGE_LIMIT,
-                                                     resolve_links=resolve_links)
-        else:
-            page = client.read_stream_events_backward(stream, position, PAGE_LIMIT,
-                                                      resolve_links=resolve_links)
+        page = read(stream, position, size, resolve_links=resolve_links)
         if page:
             yield page
-        if len(page) < PAGE_LIMIT:
+        if len(page) < size:
             return
         position = _stream_position(page[-1]) + (1 if forward else -1)
         if position < 0:
             return
 
 
-def _all_pages(client: Client, forward: bool, resolve_links: bool) -> Iterator[List[ReadEvent]]:
+def _all_pages(client: Client, forward: bool, resolve_links: bool, size: int) -> Iterator[List[ReadEvent]]:
     prepare, commit = (0, 0) if forward else (-1, -1)
+    read = client.read_all_events_forward if forward else client.read_all_events_backward
     while True:
-        read = client.read_all_events_forward if forward else client.read_all_events_backward
-        page = read(prepare, commit, PAGE_LIMIT, resolve_links=resolve_links)
+        page = read(prepare, commit, size, resolve_links=resolve_links)
         if page.events:
             yield list(page.events)
-        if len(page.events) < PAGE_LIMIT:
+        if len(page.events) < size:
             return
         prepare, commit = page.prepare_position, page.commit_position
 
@@ -441,17 +437,17 @@ def _reporting_missing(pages: Iterator[List[ReadEvent]], stream: str) -> Iterato
 
 def command_read(client: Client, arguments: argparse.Namespace, out: TextIO) -> int:
     forward, limit = not arguments.backward, arguments.count
-    if limit is not None and limit < 0:
-        raise Failure("--count must not be negative")
+    if limit is not None and limit <= 0:
+        raise Failure("--count must be positive")
     resolve = not arguments.no_resolve_links
+    size = min(PAGE_LIMIT, limit) if limit else PAGE_LIMIT
     if arguments.stream == ALL:
         if arguments.start is not None:
             raise Failure("--start is for streams; '$all' is read from its start or its end")
-        pages = _all_pages(client, forward, resolve)
-        total = limit
+        pages = _all_pages(client, forward, resolve, size)
     else:
-        pages = _stream_pages(client, arguments.stream, forward, arguments.start, resolve)
-        total = limit
+        pages = _stream_pages(client, arguments.stream, forward, arguments.start, resolve, size)
+    total = limit
     show = {"always": True, "never": False}.get(arguments.progress, sys.stderr.isatty())
     if show and total is None and arguments.stream != ALL and arguments.start is None:
         total = _stream_length(client, arguments.stream)
@@ -515,7 +511,12 @@ def command_tail(client: Client, arguments: argparse.Namespace, out: TextIO) -> 
 def _subscriber(client: Client) -> Any:
     if hasattr(client, "subscribe"):
         return client
-    raise Failure("this version of clientapi has no catch-up subscriptions")
+    # A Client without the subscription methods mixed in: lend it them (they work on the
+    # client's own runner, transport and credentials).
+    from .subscriptions import CatchUpSubscriptions
+
+    client.__class__ = type("SubscribingClient", (type(client), CatchUpSubscriptions), {})
+    return client
 
 
 PROJECTION_SUMMARY = ("name", "mode", "status", "progress", "eventsProcessedAfterRestart")

@@ -162,8 +162,7 @@ class Client:
             full = await self._fetch_page(again, auth, single)
             texts = {decoding.entry_key(entry): entry["data"] for entry in full.entries
                      if isinstance(entry.get("data"), str)}
-        return page, [decoding.read_event_from_entry(entry, texts.get(decoding.entry_key(entry)))
-                      for entry in page.entries]
+        return page, decoding.read_events_from_entries(page.entries, texts)
 
     # --- streams ----------------------------------------------------------------------
     @operation

@@ -17,6 +17,7 @@ import json
 import logging
 import random
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 from typing import Any, Awaitable, Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .errors import ConnectionFailure, EventStoreError, ProtocolError
@@ -323,6 +324,16 @@ class ClusterRouter:
             member = view.leader()
             assert member is not None
         return member.address, member.is_leader
+
+    def note_redirect(self, location: str) -> None:
+        """A request routed to the leader was redirected to `location`: when that is not
+        the leader we know, the leadership moved, so the next request rediscovers."""
+        leader = self.view.leader() if self.view is not None else None
+        parts = urlsplit(location)
+        if leader is not None and parts.hostname and (parts.hostname, parts.port) != leader.address:
+            log.info("redirected to %s: the leader moved, rediscovering on the next request",
+                     format_address((parts.hostname, parts.port or 0)))
+            self.view = None
 
     def node_failed(self, address: Address) -> None:
         """`address` did not answer: forget the view, so the next request rediscovers."""

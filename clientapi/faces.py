@@ -80,6 +80,9 @@ class LoopRunner:
     def close(self) -> None:
         if self.closed:
             return
+        if self._io_loop is not None and self.asyncio_loop.is_running():
+            raise UsageError("close() cannot run inside wait() or a blocking call; call resume() "
+                             "and close the client after wait() returns")
         for loop, transport in list(self._transports.items()):
             if not loop.is_closed():
                 transport.close()

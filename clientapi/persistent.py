@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Iterable, List, Optional, Union
 from urllib.parse import quote
 
-from .errors import (ConnectionFailure, EventStoreError, HttpError, ProtocolError, ServerError,
-                     Timeout)
+from .errors import (BadRequest, ConnectionFailure, EventStoreError, HttpError, ProtocolError,
+                     ServerError, Timeout)
 from .events import ReadEvent
 from .faces import operation
+from .subscriptions import CallbackError
 from .wire import Credentials, CredentialsLike, Request, Response
 from .wire import arguments as check
 from .wire import decoding
@@ -43,7 +44,7 @@ from .wire.status import error_for, server_message
 
 __all__ = ["PersistentSubscriptions", "PersistentSubscriptionSettings", "PersistentEvent",
            "PersistentSubscription", "SubscriptionGroupNotFound", "SubscriptionGroupAlreadyExists",
-           "NACK_ACTIONS", "STRATEGIES"]
+           "CallbackError", "NACK_ACTIONS", "STRATEGIES"]
 
 log = logging.getLogger("clientapi.persistent")
 
@@ -97,19 +98,14 @@ class PersistentSubscriptionSettings:
                 check.check_bool(item.name, value)
             elif item.type in ("int", int):
                 check.check_int(item.name, value)
+                if item.name != "start_from":
+                    _check_positive_setting(item.name, value, item.default)
         if self.consumer_strategy not in STRATEGIES:
             raise ValueError("consumer_strategy must be one of {}".format(", ".join(STRATEGIES)))
         if self.start_from < -1:
             raise ValueError("start_from must be an event number or -1 (the end of the stream)")
-        for name in ("buffer_size", "live_buffer_size", "read_batch_size"):
-            if getattr(self, name) <= 0:
-                raise ValueError("{} must be positive".format(name))
         if self.buffer_size <= self.read_batch_size:
             raise ValueError("buffer_size must be larger than read_batch_size")
-        for name in ("message_timeout_ms", "max_retry_count", "checkpoint_after_ms",
-                     "min_checkpoint_count", "max_checkpoint_count", "max_subscriber_count"):
-            if getattr(self, name) < 0:
-                raise ValueError("{} must not be negative".format(name))
 
     def to_json(self) -> dict:
         """The body the server takes (its camelCase names)."""
@@ -125,6 +121,16 @@ class PersistentSubscriptionSettings:
             "maxSubscriberCount": self.max_subscriber_count,
             "namedConsumerStrategy": self.consumer_strategy,
         }
+
+
+def _check_positive_setting(name: str, value: int, default: Any) -> None:
+    if value < 0:
+        raise ValueError("{} must not be negative".format(name))
+    if value == 0:
+        # Every server reads a 0 as "not given" (its JSON reader skips default values) and
+        # would silently use its default instead: refuse rather than mislead.
+        raise ValueError("{} cannot be 0 over HTTP: the server takes 0 for 'not given' and uses "
+                         "its default ({})".format(name, default))
 
 
 class PersistentEvent(ReadEvent):
@@ -245,20 +251,30 @@ def parse_messages(response: Response) -> List[PersistentEvent]:
     return messages
 
 
+def _completion_reason(response: Response) -> Optional[str]:
+    """The `reason` of the server's completion message ({"result": ..., "reason": ...}),
+    which admin operations send instead of a text body."""
+    if not response.body or response.media_type != ADMIN_JSON:
+        return None
+    try:
+        reason = json.loads(response.body.decode("utf-8")).get("reason")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return reason if isinstance(reason, str) and reason else None
+
+
+_GROUP_ERRORS = {404: SubscriptionGroupNotFound, 409: SubscriptionGroupAlreadyExists, 400: BadRequest}
+
+
 def _raise_for(response: Response, expected: tuple) -> None:
     if response.status in expected:
         return
-    if response.status in (404, 409):
-        message = server_message(response)
-        if response.body and response.media_type == ADMIN_JSON:
-            try:  # the completion message: {"reason": "Group 'g' does not exist.", ...}
-                message = json.loads(response.body.decode("utf-8")).get("reason") or message
-            except (ValueError, UnicodeDecodeError, AttributeError):
-                pass
-        kind = SubscriptionGroupNotFound if response.status == 404 else SubscriptionGroupAlreadyExists
-        raise kind(message, status=response.status, request=response.describe_request(),
-                   reason=response.reason)
-    raise error_for(response)
+    kind = _GROUP_ERRORS.get(response.status)
+    reason = _completion_reason(response)
+    if kind is None or (kind is BadRequest and reason is None):
+        raise error_for(response)
+    raise kind(reason or server_message(response), status=response.status,
+               request=response.describe_request(), reason=response.reason)
 
 
 def _json_document(response: Response) -> Any:
@@ -270,7 +286,8 @@ def _json_document(response: Response) -> Any:
 class PersistentSubscriptions:
     """The persistent-subscription methods of `Client` (mixed into it).
 
-    Uses the client's `_runner` and `_auth`.
+    Uses the client's `_runner`, `_settings` and `_auth`; `Client.close()` should call
+    `_close_persistent_subscriptions()`.
     """
 
     async def _persistent_exchange(self, request: Request, auth: Optional[Credentials],
@@ -426,22 +443,32 @@ class PersistentSubscriptions:
             raise ValueError("batch_size must be between 1 and {}".format(MAX_MESSAGES_PER_READ))
         if check.check_int("long_poll", long_poll) < 0:
             raise ValueError("long_poll must be >= 0 seconds")
-        if isinstance(idle_pause, bool) or not isinstance(idle_pause, (int, float)) or idle_pause < 0:
-            raise ValueError("idle_pause must be a non-negative number of seconds")
+        # The server must answer a long poll well before the client gives up on the request.
+        long_poll = min(long_poll, max(1, int(self._settings.request_timeout / 2)))  # type: ignore[attr-defined]
+        if isinstance(idle_pause, bool) or not isinstance(idle_pause, (int, float)) or idle_pause <= 0:
+            raise ValueError("idle_pause must be a positive number of seconds")
         subscription = PersistentSubscription(
             self, check.check_stream_id(stream_id), _check_group(group), callback, on_error,
             batch_size, long_poll, float(idle_pause), self._auth(credentials))  # type: ignore[attr-defined]
         subscription._start()
+        self._persistent_handles().add(subscription)
         return subscription
 
+    def _persistent_handles(self) -> "set[PersistentSubscription]":
+        # Created on first use, so that the Client's __init__ need not know about it.
+        return self.__dict__.setdefault("_persistent_subscription_handles", set())
 
-class CallbackError(EventStoreError):
-    """The callback raised on `event` (nacked for retry); the original exception is `__cause__`."""
-
-    def __init__(self, event: PersistentEvent, error: BaseException) -> None:
-        super().__init__("persistent subscription callback raised {!r} on event {}@{}".format(
-            error, event.event_number, event.stream_id))
-        self.event = event
+    def _close_persistent_subscriptions(self) -> None:
+        """Stop every persistent subscription and let its task end before the loops close
+        (so none is left pending on a closed loop). For `Client.close()`."""
+        handles = self._persistent_handles()
+        tasks = [handle._stop_now() for handle in list(handles)]
+        handles.clear()
+        pending = [task for task in tasks if task is not None and not task.done()]
+        if pending and _running_loop() is None:
+            for loop in {task.get_loop() for task in pending}:
+                if not loop.is_closed() and not loop.is_running():
+                    loop.run_until_complete(asyncio.wait([t for t in pending if t.get_loop() is loop]))
 
 
 RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)  # after consecutive failed reads
@@ -487,8 +514,16 @@ class PersistentSubscription:
         if self._stopped:
             return
         self._stopped = True
+        self._client._persistent_handles().discard(self)
         if self._task is not None and not self._task.done() and self._reading:
             self._task.cancel()  # only an idle read is cut short; a batch is settled first
+
+    def _stop_now(self) -> Optional[asyncio.Future]:
+        """For closing the client: stop, cutting short whatever is under way."""
+        self.stop()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        return self._task
 
     async def _run(self) -> None:
         failures = 0
@@ -497,18 +532,14 @@ class PersistentSubscription:
                 loop = asyncio.get_running_loop()
                 began = loop.time()
                 try:
-                    self._reading = True
-                    try:
-                        messages = await self._client._read_messages(
-                            _messages_request(self.stream_id, self.group, self._batch_size,
-                                              self._long_poll), self._auth)
-                    finally:
-                        self._reading = False
+                    messages = await self._idle(self._client._read_messages(
+                        _messages_request(self.stream_id, self.group, self._batch_size,
+                                          self._long_poll), self._auth))
                 except RETRYABLE as error:
                     delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
                     failures += 1
                     self._report(error, stops=False)
-                    await asyncio.sleep(delay)
+                    await self._idle(asyncio.sleep(delay))
                     continue
                 except EventStoreError as error:
                     self._fail(error)
@@ -516,8 +547,9 @@ class PersistentSubscription:
                 failures = 0
                 if messages:
                     await self._handle(messages)
-                elif loop.time() - began < self._long_poll / 2:
-                    await asyncio.sleep(self._idle_pause)  # the server did not wait for us
+                elif not self._long_poll or loop.time() - began < self._long_poll / 2:
+                    # the server did not wait for us (only the embedded node long-polls here)
+                    await self._idle(asyncio.sleep(self._idle_pause))
         except asyncio.CancelledError:
             pass  # stop() during a read
         except Exception as error:  # a fault of ours: stop and say so rather than vanish
@@ -525,6 +557,14 @@ class PersistentSubscription:
             self._fail(error)
         finally:
             self._stopped = True
+
+    async def _idle(self, waiting: Awaitable[Any]) -> Any:
+        """Awaits something stop() may cut short (a read or a pause, never a batch)."""
+        self._reading = True
+        try:
+            return await waiting
+        finally:
+            self._reading = False
 
     async def _handle(self, messages: List[PersistentEvent]) -> None:
         done: List[uuid.UUID] = []
@@ -574,5 +614,12 @@ class PersistentSubscription:
 
     def _fail(self, error: BaseException) -> None:
         self.error = error
-        self._stopped = True
+        self.stop()
         self._report(error, stops=True)  # type: ignore[arg-type]
+
+
+def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

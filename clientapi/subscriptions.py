@@ -17,11 +17,12 @@ How it behaves:
   as soon as a new event is written, so it arrives within milliseconds.
 - Every event is handed over exactly once and in order, across pages, reconnects and
   node restarts (see clientapi.wire.catchup for how).
-- A failed read (connection refused or cut, timeout, 5xx) is retried with a growing
-  delay from right after the last event handed over; each failure is passed to
-  `on_error` while the subscription keeps going. A failure that retrying cannot fix
-  (401 access denied, 410 stream deleted, 400) stops it and is passed to `on_error`.
-  A stream that does not exist yet is waited for.
+- A failed read (connection refused or cut, timeout, 5xx) is retried from right after
+  the last event handed over, after a growing, jittered delay (`retry`: a Backoff, by
+  default RetryPolicy(): forever, 0.05 s doubling up to 2 s); each failure goes to `on_error`
+  while the subscription keeps going. A failure that retrying cannot fix (401 access
+  denied, 410 stream deleted, 400), or `retry.max_retries` failures in a row, stops it
+  and is passed to `on_error`. A stream that does not exist yet is waited for.
 - A callback that raises stops the subscription: the event it was given does not
   count as handed over, so resuming from `checkpoint` hands it over again. The error
   goes to `on_error` as a CallbackError (its `event` and `__cause__` tell what
@@ -43,19 +44,20 @@ from typing import Any, Callable, Dict, List, Optional, Protocol, Tuple, Union, 
 
 from tornado.queues import Queue
 
-from .errors import (ConnectionFailure, EventStoreError, ProtocolError, ServerError,
-                     StreamNotFound, Timeout)
+from .errors import EventStoreError, ProtocolError, StreamNotFound
 from .events import ReadEvent
 from .faces import LoopRunner
+from .retry import Backoff, as_backoff, may_retry
 from .transport import TransportSettings
 from .wire import Credentials, CredentialsLike, Request
 from .wire.decoding import FeedPage
 from .wire import arguments as check
 from .wire.catchup import (START_OF_ALL, AllCheckpoint, AllCursor, AllPosition, CatchUp, Read,
-                           RetryPolicy, StreamCursor, fetched_page, head_start)
+                           SUBSCRIPTION_BACKOFF, RetryPolicy, StreamCursor, fetched_page,
+                           head_start)
 
 __all__ = ["CatchUpSubscriptions", "CatchUpSubscription", "CallbackError", "AllCheckpoint",
-           "AllPosition", "RetryPolicy", "DEFAULT_PAGE_SIZE"]
+           "AllPosition", "Backoff", "RetryPolicy", "DEFAULT_PAGE_SIZE"]
 
 log = logging.getLogger("clientapi.subscriptions")
 
@@ -65,8 +67,6 @@ ALL = "$all"
 DEFAULT_PAGE_SIZE = MAX_PAGE_SIZE = 4096
 LONG_POLL_HEADER = "ES-LongPoll"  # accepted under this name by every server generation
 LONG_POLL_SECONDS = 10
-# Worth retrying: the server may come back. Anything else (401, 410, 400) will not change.
-RETRYABLE = (ConnectionFailure, Timeout, ServerError, ProtocolError)
 
 Callback = Callable[[ReadEvent], Any]
 
@@ -119,7 +119,7 @@ class _Client(Protocol):
     def _all_request(self, position: Optional[Tuple[int, int]], size: int, forward: bool,
                      resolve_links: bool) -> Request: ...
 
-    def _subscriptions(self) -> "_Registry": ...
+    def _catch_up_subscriptions(self) -> "_Registry": ...
 
 
 class CatchUpSubscription:
@@ -176,14 +176,14 @@ class CatchUpSubscription:
 
     def _start(self) -> None:
         self._task = self._client._runner.run_async("subscribe", self._run(), None, None)
-        self._client._subscriptions().track(self._task)
+        self._client._catch_up_subscriptions().track(self._task)
 
     def stop(self) -> None:
         """Stop now: no callback runs after this returns."""
         if self._stopped:
             return
         self._stopped = True
-        self._client._subscriptions().forget(self)
+        self._client._catch_up_subscriptions().forget(self)
         if self._queue is not None:
             self._queue.put_nowait(_END)
         if self._task is not None and not self._task.done():
@@ -225,10 +225,8 @@ class CatchUpSubscription:
             page, _ = await self._fetch(self._request(None, 1, False))
         except StreamNotFound:
             self._catch_up.on_head(0)  # every event of a stream yet to be written is new
-        except RETRYABLE as error:
-            self._retry_after(error)
         except EventStoreError as error:
-            self._fail(error)
+            self._retry_or_fail(error)
         else:
             self._catch_up.on_head(head_start(page, self.of_all))
 
@@ -240,18 +238,19 @@ class CatchUpSubscription:
         began = loop.time()
         try:
             page, events = await self._fetch(request)
-            fetched = fetched_page(page, events, self.of_all, self._page_size)
         except StreamNotFound:
             self._catch_up.on_missing_stream(loop.time() - began)
             self._tell_if_live()
             return
-        except RETRYABLE as error:
-            self._retry_after(error)
-            return
         except EventStoreError as error:
-            self._fail(error)
+            self._retry_or_fail(error)
             return
         if self._stopped:
+            return
+        try:
+            fetched = fetched_page(page, events, self.of_all, self._page_size)
+        except ProtocolError as error:  # a link we cannot follow: retrying will not help
+            self._fail(error)
             return
         fresh = self._catch_up.on_page(fetched, loop.time() - began)
         if self._queue is not None:
@@ -292,8 +291,14 @@ class CatchUpSubscription:
         await self._queue.join()
 
     # --- failures --------------------------------------------------------------------
-    def _retry_after(self, error: EventStoreError) -> None:
-        delay = self._catch_up.on_failure()
+    def _retry_or_fail(self, error: EventStoreError) -> None:
+        """Reads are safe to repeat: connection failures, timeouts, cut answers and 5xx
+        are retried (the server may come back); other answers (401, 410, 400) will not
+        change, so they stop the subscription."""
+        delay = self._catch_up.on_failure() if may_retry(error, retryable=True) else None
+        if delay is None:
+            self._fail(error)
+            return
         if self._stopped:
             return
         if self._on_error is not None:
@@ -362,26 +367,29 @@ def _check_page_size(page_size: Any) -> int:
     return page_size
 
 
-def _check_retry(retry: Any) -> RetryPolicy:
-    if not isinstance(retry, RetryPolicy):
-        raise TypeError("retry must be a RetryPolicy, not {}".format(type(retry).__name__))
-    return retry
+def _check_retry(retry: Any) -> Backoff:
+    """A Backoff; or a number of retries, with the subscription's usual delays; or None."""
+    if isinstance(retry, Backoff):
+        return retry
+    if isinstance(retry, int) and not isinstance(retry, bool) and retry >= 0:
+        return RetryPolicy(max_retries=retry)
+    return as_backoff(retry)  # raises the TypeError/ValueError that fits
 
 
-def _stream_catch_up(from_beginning: bool, start_after: Any, retry: RetryPolicy) -> CatchUp:
+def _stream_catch_up(from_beginning: bool, start_after: Any, retry: Backoff) -> CatchUp:
     if start_after is not None:
         if from_beginning:
             raise ValueError("give start_from_beginning or start_after, not both")
         last = check.check_int("start_after", start_after)
         if last < -1:
             raise ValueError("start_after must be an event number, or -1 for before the first")
-        return CatchUp(StreamCursor(last, _position_in_stream_read), retry=retry)
+        return CatchUp(StreamCursor(last, _position_in_stream_read), backoff=retry)
     if from_beginning:
-        return CatchUp(StreamCursor(-1, _position_in_stream_read), retry=retry)
-    return CatchUp(StreamCursor(-1, _position_in_stream_read), start_at_head=True, retry=retry)
+        return CatchUp(StreamCursor(-1, _position_in_stream_read), backoff=retry)
+    return CatchUp(StreamCursor(-1, _position_in_stream_read), start_at_head=True, backoff=retry)
 
 
-def _all_catch_up(from_beginning: bool, start_after: Any, retry: RetryPolicy) -> CatchUp:
+def _all_catch_up(from_beginning: bool, start_after: Any, retry: Backoff) -> CatchUp:
     if start_after is not None:
         if from_beginning:
             raise ValueError("give start_from_beginning or start_after, not both")
@@ -392,10 +400,10 @@ def _all_catch_up(from_beginning: bool, start_after: Any, retry: RetryPolicy) ->
                             "prepare), not {}".format(type(start_after).__name__))
         check.check_all_position(start_after.position.prepare_position,
                                  start_after.position.commit_position)
-        return CatchUp(AllCursor(start_after), retry=retry)
+        return CatchUp(AllCursor(start_after), backoff=retry)
     if from_beginning:
-        return CatchUp(AllCursor(AllCheckpoint(START_OF_ALL)), retry=retry)
-    return CatchUp(AllCursor(AllCheckpoint(START_OF_ALL)), start_at_head=True, retry=retry)
+        return CatchUp(AllCursor(AllCheckpoint(START_OF_ALL)), backoff=retry)
+    return CatchUp(AllCursor(AllCheckpoint(START_OF_ALL)), start_at_head=True, backoff=retry)
 
 
 class CatchUpSubscriptions:
@@ -409,7 +417,7 @@ class CatchUpSubscriptions:
                   start_from_beginning: bool = False, *, start_after: Optional[int] = None,
                   resolve_links: bool = True, on_live: Optional[Callable[[], Any]] = None,
                   on_error: Optional[Callable[[EventStoreError], Any]] = None,
-                  page_size: int = DEFAULT_PAGE_SIZE, retry: RetryPolicy = RetryPolicy(),
+                  page_size: int = DEFAULT_PAGE_SIZE, retry: Union[Backoff, int] = SUBSCRIPTION_BACKOFF,
                   credentials: CredentialsLike = None,
                   start_from_begining: Optional[bool] = None) -> CatchUpSubscription:
         """Hand every event of `stream_id` to `callback(event)`, in order, then keep
@@ -428,14 +436,14 @@ class CatchUpSubscriptions:
         catch_up = _stream_catch_up(
             _check_start_from_beginning(start_from_beginning, start_from_begining), start_after,
             _check_retry(retry))
-        return self._start_subscription(stream_id, catch_up, callback, on_live, on_error,
+        return self._start_catch_up(stream_id, catch_up, callback, on_live, on_error,
                                         resolve_links, page_size, credentials)
 
     def subscribe_all(self, callback: Optional[Callback] = None, start_from_beginning: bool = False, *,
                       start_after: Union[AllCheckpoint, AllPosition, None] = None,
                       resolve_links: bool = False, on_live: Optional[Callable[[], Any]] = None,
                       on_error: Optional[Callable[[EventStoreError], Any]] = None,
-                      page_size: int = DEFAULT_PAGE_SIZE, retry: RetryPolicy = RetryPolicy(),
+                      page_size: int = DEFAULT_PAGE_SIZE, retry: Union[Backoff, int] = SUBSCRIPTION_BACKOFF,
                       credentials: CredentialsLike = None,
                       start_from_begining: Optional[bool] = None) -> CatchUpSubscription:
         """Like `subscribe`, for every event of every stream (`$all`: admins only by
@@ -446,19 +454,19 @@ class CatchUpSubscriptions:
         catch_up = _all_catch_up(
             _check_start_from_beginning(start_from_beginning, start_from_begining), start_after,
             _check_retry(retry))
-        return self._start_subscription(ALL, catch_up, callback, on_live, on_error,
+        return self._start_catch_up(ALL, catch_up, callback, on_live, on_error,
                                         resolve_links, page_size, credentials)
 
     def unsubscribe(self, stream_id: str) -> None:
         """Stop every subscription to `stream_id` made on this client."""
-        self._subscriptions().stop(check.check_stream_id(stream_id))
+        self._catch_up_subscriptions().stop(check.check_stream_id(stream_id))
 
     def unsubscribe_all(self) -> None:
         """Stop every subscription to `$all` made on this client."""
-        self._subscriptions().stop(ALL)
+        self._catch_up_subscriptions().stop(ALL)
 
     # --- plumbing ---------------------------------------------------------------------
-    def _start_subscription(self, stream_id: str, catch_up: CatchUp, callback: Optional[Callback],
+    def _start_catch_up(self, stream_id: str, catch_up: CatchUp, callback: Optional[Callback],
                             on_live: Any, on_error: Any, resolve_links: Any, page_size: Any,
                             credentials: CredentialsLike) -> CatchUpSubscription:
         for name, function in (("callback", callback), ("on_live", on_live), ("on_error", on_error)):
@@ -468,11 +476,11 @@ class CatchUpSubscriptions:
             client, stream_id, catch_up, callback=callback, on_live=on_live, on_error=on_error,
             resolve_links=check.check_bool("resolve_links", resolve_links),
             page_size=_check_page_size(page_size), auth=client._auth(credentials))
-        self._subscriptions().add(subscription)
+        self._catch_up_subscriptions().add(subscription)
         subscription._start()
         return subscription
 
-    def _subscriptions(self) -> "_Registry":
+    def _catch_up_subscriptions(self) -> "_Registry":
         # Created on first use, so that the Client's __init__ need not know about it.
         registry = self.__dict__.get("_catch_up_registry")
         if registry is None:
@@ -482,7 +490,7 @@ class CatchUpSubscriptions:
     def _close_subscriptions(self) -> None:
         """Stop every subscription and let their tasks end, before the loop is closed
         (so that none is left pending on a closed loop). For `Client.close()`."""
-        registry = self._subscriptions()
+        registry = self._catch_up_subscriptions()
         for stream_id in list(registry.by_stream):
             registry.stop(stream_id)
         tasks = [task for task in registry.tasks if not task.done()]

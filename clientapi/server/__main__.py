@@ -47,9 +47,13 @@ async def serve(arguments: argparse.Namespace) -> None:
     await node.start_async()
     storage = f"database in {node.db}" if node.db else "in memory"
     print(f"clientapi node listening on {node.url} ({storage})", flush=True)
+    waits = [asyncio.ensure_future(stop.wait()),
+             asyncio.ensure_future(node.wait_for_shutdown_request())]
     try:
-        await stop.wait()
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        for wait in waits:
+            wait.cancel()
         await node.stop_async()
 
 

@@ -33,22 +33,13 @@ import json
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+from typing import Optional, Tuple
 from urllib.parse import urlsplit
 
+# The view file is a gossip document: read it the way the client reads gossip.
+from ..cluster import ClusterView, parse_gossip
+
 __all__ = ["ClusterRole", "gossip_member"]
-
-LEADER_STATES = frozenset({"leader", "master"})
-HTTP_ADDRESS_FIELDS = (("httpEndPointIp", "httpEndPointPort"), ("externalHttpIp", "externalHttpPort"))
-
-
-def _address_of(member: dict) -> Optional[Tuple[str, int]]:
-    for host_field, port_field in HTTP_ADDRESS_FIELDS:
-        host, port = member.get(host_field), member.get(port_field)
-        if isinstance(host, str) and isinstance(port, int):
-            return host, port
-    return None
-
 
 def _url(scheme: str, host: str, port: int) -> str:
     return "{}://{}:{}".format(scheme, "[{}]".format(host) if ":" in host else host, port)
@@ -87,47 +78,42 @@ class ClusterRole:
                 raise ValueError("the leader URL must look like http://host:port")
             self.leader_url = "{}://{}".format(parts.scheme, parts.netloc)
         self._lock = threading.Lock()
-        self._cached: Optional[Tuple[float, int, dict]] = None
+        self._cached: Optional[tuple] = None
 
     # --- the view ------------------------------------------------------------------------
-    def _view(self) -> Optional[dict]:
-        """The view file's document, re-read when its modification time or size changes."""
+    def _view(self) -> Optional[Tuple[dict, ClusterView]]:
+        """The view file (as served, and parsed), re-read when it changes."""
         if self.view_file is None:
             return None
         stat = os.stat(self.view_file)
         with self._lock:
-            if self._cached is None or self._cached[:2] != (stat.st_mtime, stat.st_size):
+            if self._cached is None or self._cached[:2] != (stat.st_mtime_ns, stat.st_size):
                 with open(self.view_file, encoding="utf-8") as handle:
                     document = json.load(handle)
-                if not isinstance(document, dict) or not isinstance(document.get("members"), list):
-                    raise ValueError("the cluster view must be a gossip document with members")
-                self._cached = (stat.st_mtime, stat.st_size, document)
+                self._cached = (stat.st_mtime_ns, stat.st_size, (document, parse_gossip(document)))
             return self._cached[2]
 
     def leader_url_for(self, host: str, port: int, scheme: str = "http") -> Optional[str]:
         """Where requests that require the leader go; None when this node is the leader."""
         view = self._view()
-        if view is not None:
-            for member in view["members"]:
-                address = _address_of(member)
-                if (member.get("isAlive") is True and address is not None
-                        and str(member.get("state", "")).lower() in LEADER_STATES):
-                    return None if address == (host, port) else _url(scheme, *address)
+        leader = view[1].leader() if view is not None else None
+        if leader is not None:
+            return None if leader.address == (host, port) else _url(scheme, *leader.address)
         return self.leader_url
 
     def state_for(self, host: str, port: int) -> str:
         """This node's state as gossip spells it ("Leader", "Slave"...)."""
         view = self._view()
         if view is not None:
-            for member in view["members"]:
-                if _address_of(member) == (host, port):
-                    return str(member.get("state", "Unknown"))
+            for member in view[1].members:
+                if member.address == (host, port):
+                    return member.state
         return "Follower" if self.leader_url is not None else "Leader"
 
     def gossip_document(self, host: str, port: int, instance_id: str = "") -> dict:
         view = self._view()
         if view is not None:
-            document = copy.deepcopy(view)
+            document = copy.deepcopy(view[0])
         else:
             assert self.leader_url is not None
             leader = urlsplit(self.leader_url)

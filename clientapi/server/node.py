@@ -44,6 +44,8 @@ class Node:
         self.subscriptions: Any = None
         self.projections: Any = None
         self.long_polls: set = set()
+        self.scavenges: set[str] = set()
+        self._shutdown_requested: Optional[asyncio.Event] = None
         self._server: Any = None
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -63,6 +65,7 @@ class Node:
         from .persistent import PersistentSubscriptions
         from .projections import ProjectionsSubsystem
 
+        self._shutdown_requested = asyncio.Event()
         self.core = await EventStoreCore.open(self.db, insecure=self.insecure)
         try:
             self.subscriptions = PersistentSubscriptions(self.core)
@@ -79,6 +82,18 @@ class Node:
             await self._close_subsystems()
             raise
         log.info("node listening on %s", self.url)
+
+    def request_shutdown(self) -> None:
+        """Asked for over HTTP (`POST /admin/shutdown`); whoever runs the node stops it."""
+        if self._shutdown_requested is not None:
+            self._shutdown_requested.set()
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    async def wait_for_shutdown_request(self) -> None:
+        """Returns once `POST /admin/shutdown` asked this node to stop."""
+        if self._shutdown_requested is not None:
+            await self._shutdown_requested.wait()
 
     async def stop_async(self) -> None:
         """Stop listening, end long polls and open connections, then close everything."""

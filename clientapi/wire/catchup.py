@@ -24,14 +24,17 @@ once when it has events and waits when it has none. Empty pages that still link 
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Generic, NamedTuple, Optional, Sequence, TypeVar, Union
 
 from ..errors import ProtocolError
+from ..retry import Backoff
 from .decoding import FeedPage, all_link_position, decode_position, stream_link_start
 
 __all__ = ["AllPosition", "AllCheckpoint", "START_OF_ALL", "Read", "FetchedPage",
-           "StreamCursor", "AllCursor", "CatchUp", "RetryPolicy", "fetched_page", "head_start"]
+           "StreamCursor", "AllCursor", "CatchUp", "RetryPolicy", "SUBSCRIPTION_BACKOFF", "fetched_page",
+           "head_start"]
 
 Event = TypeVar("Event")
 
@@ -171,19 +174,22 @@ Cursor = Union[StreamCursor, AllCursor]
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Back-off after failures: `first_delay`, doubling, at most `max_delay`."""
+class RetryPolicy(Backoff):
+    """A Backoff with the defaults of subscriptions: failed reads are retried until the
+    subscription is stopped (a node may be down for a while), after delays growing from
+    0.05 s to 2 s, drawn at random below that cap so that many subscriptions cut off by
+    one failure do not all come back at the same instant."""
 
+    max_retries: int = sys.maxsize
     first_delay: float = 0.05
     max_delay: float = 2.0
-    # An empty answer at the head quicker than this did not really wait (a server that
-    # ignores ES-LongPoll, or answers 404 at once for a stream not written yet): wait
-    # a little, growing, before asking again rather than spin.
-    min_poll_interval: float = 0.2
 
-    def delay(self, attempt: int) -> float:
-        """The delay before retry number `attempt` (1 for the first)."""
-        return min(self.max_delay, self.first_delay * (2 ** (attempt - 1)))
+
+SUBSCRIPTION_BACKOFF = RetryPolicy()
+# An empty answer to a long poll quicker than this did not really wait (a server that
+# ignores ES-LongPoll, or answers 404 at once for a stream not written yet): wait a
+# little, growing, before asking again rather than spin.
+MIN_POLL_SECONDS = 0.2
 
 
 # A read with nothing set: "forward from the checkpoint", resolved when it is made, so
@@ -201,16 +207,17 @@ class CatchUp:
         for event in catch_up.on_page(page, elapsed):   # or on_missing_stream(elapsed)
             callback(event)                    # (stop checks here)
             catch_up.delivered(event)
-        catch_up.on_failure()                  # instead, when the read failed
+        catch_up.on_failure()                  # instead, when the read failed:
+                                               # the delay, or None to give up
 
     The checkpoint counts what was handed over (`delivered`), never what was fetched.
     Every event of a page must be handed over before the next read.
     """
 
     def __init__(self, cursor: Cursor, start_at_head: bool = False,
-                 retry: RetryPolicy = RetryPolicy()):
+                 backoff: Backoff = SUBSCRIPTION_BACKOFF):
         self._cursor = cursor
-        self._retry = retry
+        self._backoff = backoff
         self._failures = 0
         self._fast_empty_polls = 0
         self.is_live = False
@@ -263,23 +270,26 @@ class CatchUp:
     def delivered(self, event: Any) -> None:
         self._cursor.delivered(event)
 
-    def on_failure(self) -> float:
-        """The read failed in a way worth retrying; returns the back-off chosen.
+    def on_failure(self) -> Optional[float]:
+        """The read failed in a way worth retrying; returns the delay before the retry,
+        or None once `max_retries` reads in a row have failed (give up).
 
         The retry reads from the checkpoint: what was handed over before the failure is
         skipped, and nothing after it is lost.
         """
         self._failures += 1
-        delay = self._retry.delay(self._failures)
+        if self._failures > self._backoff.max_retries:
+            return None
+        delay = self._backoff.delay(self._failures)
         resume = self._current if self._current.find_head else _FROM_CHECKPOINT
         self._pending = resume.after(delay)
         return delay
 
     def _poll_again(self, elapsed: float) -> Read:
         """The read to repeat at the head (it goes with ES-LongPoll from now on)."""
-        if self._current.long_poll and elapsed < self._retry.min_poll_interval:
+        if self._current.long_poll and elapsed < MIN_POLL_SECONDS:
             self._fast_empty_polls += 1
-            return self._current.after(self._retry.delay(self._fast_empty_polls))
+            return self._current.after(self._backoff.cap(self._fast_empty_polls))
         self._fast_empty_polls = 0
         return self._current.after(0.0)
 

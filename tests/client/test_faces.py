@@ -100,6 +100,13 @@ def test_async_inside_user_code_runs_on_the_users_loop(client, stream):
     assert seen == [True]
 
 
+def test_close_inside_wait_is_refused_clearly(client, stream):
+    client.append_to_stream_async(stream, json_event(0), on_success=lambda result: client.close())
+    with pytest.raises(errors.UsageError):
+        client.wait(timeout=10)
+    client.close()
+
+
 def test_closed_client_refuses_work(shared_node, stream):
     client = Client(shared_node.host, shared_node.port)
     client.close()
@@ -207,3 +214,22 @@ def test_non_json_pages_take_one_more_request(client, stream, sent):
     del sent[:]
     assert [e.data for e in client.read_stream_events_forward(stream, 0, 10)] == ["a", {"n": 1}, "c"]
     assert [r.query for r in sent] == ["embed=body", "embed=tryharder"]
+
+
+def test_all_reads_page_transparently_and_continue_exactly(eventstore_client, stream, sent):
+    client = eventstore_client
+    start = client.read_all_events_forward(-1, -1, 1)
+    total = PAGE_LIMIT + 100
+    for first in range(0, total, 1000):
+        client.append_to_stream(stream, [json_event(n) for n in range(first, min(total, first + 1000))])
+    del sent[:]
+    forward = client.read_all_events_forward(start.prepare_position, start.commit_position, total + 50)
+    mine = [e.data["n"] for e in forward.events if e.stream_id == stream]
+    assert mine == list(range(total))
+    assert 2 <= len(sent) <= 4  # two pages (each maybe read twice for non-JSON system events)
+    backward = client.read_all_events_backward(-1, -1, total)
+    assert [e.data["n"] for e in backward.events if e.stream_id == stream] == list(range(total - 1, -1, -1))
+    # continuing forward from the returned position finds exactly what comes next
+    client.append_to_stream(stream, json_event(total))
+    after = client.read_all_events_forward(forward.prepare_position, forward.commit_position, 10)
+    assert [(e.stream_id, e.data["n"]) for e in after.events] == [(stream, total)]

@@ -86,11 +86,25 @@ class ServerThread:
         self.thread.join(10)
 
 
-@pytest.fixture
-def tls_proxy(shared_node):
+def server_context(require_client_certificate=False):
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(os.path.join(TLS, "server.pem"), os.path.join(TLS, "server.key"))
-    server = ServerThread(Forward, ssl_options=context, node_url=shared_node.url)
+    if require_client_certificate:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(CA_FILE)
+    return context
+
+
+@pytest.fixture
+def tls_proxy(shared_node):
+    server = ServerThread(Forward, ssl_options=server_context(), node_url=shared_node.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mutual_tls_proxy(shared_node):
+    server = ServerThread(Forward, ssl_options=server_context(True), node_url=shared_node.url)
     yield server
     server.stop()
 
@@ -111,6 +125,17 @@ def test_https_refuses_an_unknown_certificate_unless_told_not_to_check(tls_proxy
                 http_client=engine) as client:
         with pytest.raises(errors.StreamNotFound):
             client.read_stream_events_forward(stream, 0, 1)
+
+
+def test_client_certificates(mutual_tls_proxy, stream, engine):
+    with Client("127.0.0.1", mutual_tls_proxy.port, "admin", "changeit", https=True, ca_file=CA_FILE,
+                http_client=engine) as client:
+        with pytest.raises((errors.ConnectionFailure, errors.ProtocolError)):
+            client.read_stream_events_forward(stream, 0, 1)
+    with Client("127.0.0.1", mutual_tls_proxy.port, "admin", "changeit", https=True, ca_file=CA_FILE,
+                client_cert=os.path.join(TLS, "client.pem"), client_key=os.path.join(TLS, "client.key"),
+                http_client=engine) as client:
+        assert client.append_to_stream(stream, WriteEvent("x")) == [0]
 
 
 @pytest.fixture

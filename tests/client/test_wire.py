@@ -2,6 +2,8 @@
 and the documented 20+/25 variants (feed JSON, rich entries, links, reason phrases)."""
 import datetime
 import json
+import os
+import re
 import uuid
 
 import pytest
@@ -297,3 +299,43 @@ def test_not_found_kind_is_chosen_by_the_operation():
     with pytest.raises(errors.EventNotFound):
         raise_for_status(response(404, "Not Found"), (200,), errors.EventNotFound)
     raise_for_status(response(204, "Stream deleted"), (200, 204))
+
+
+# --- optional: every recorded exchange of a real server ------------------------------------------
+TRANSCRIPTS = os.environ.get("CLIENTAPI_TRANSCRIPTS")  # a directory of recorded *.txt exchanges
+
+
+def recorded_responses():
+    if not TRANSCRIPTS or not os.path.isdir(TRANSCRIPTS):
+        return []
+    found = []
+    for name in sorted(os.listdir(TRANSCRIPTS)):
+        with open(os.path.join(TRANSCRIPTS, name), encoding="utf-8", errors="replace") as handle:
+            text = handle.read()
+        raw = text.split("### RESPONSE (raw)\n", 1)[-1]
+        if "### RESPONSE (raw)\n" in text and raw.startswith("HTTP/1.1 "):  # not failed connects
+            found.append((name, raw))
+    return found
+
+
+def as_response(raw):
+    head, _, body = raw.partition("\n\n")
+    lines = head.split("\n")
+    status_line = re.match(r"HTTP/1\.1 (\d+) ?(.*)", lines[0])
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:] if ":" in line]
+    return response(int(status_line.group(1)), status_line.group(2), headers, body.encode())
+
+
+@pytest.mark.skipif(not recorded_responses(), reason="set CLIENTAPI_TRANSCRIPTS to a transcript directory")
+@pytest.mark.parametrize("name,raw", recorded_responses())
+def test_recorded_responses_parse_or_map_to_our_errors(name, raw):
+    recorded = as_response(raw)
+    if recorded.status >= 300:
+        assert isinstance(error_for(recorded), errors.EventStoreError)
+    elif recorded.media_type in ("application/vnd.eventstore.atom+json", "application/json"):
+        document = json.loads(recorded.body or b"null")
+        if isinstance(document, dict) and "entries" in document:
+            page = decoding.parse_feed(recorded)
+            for entry in page.entries:
+                event = decoding.read_event_from_entry(entry)
+                assert isinstance(event.stream_id, str) and isinstance(event.event_number, int)

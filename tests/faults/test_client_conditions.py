@@ -141,10 +141,25 @@ def test_a_connection_cut_mid_response_is_a_connection_or_protocol_error(server,
     assert isinstance(error, CONNECTION_PROBLEMS), repr(error)
 
 
-@pytest.mark.parametrize("engine", ["curl", "simple"])
-def test_cut_mid_body_with_both_engines(server, engine):
+SIMPLE_ENGINE_RESET = ("tornado's SimpleAsyncHTTPClient raises the ConnectionResetError of a reset "
+                       "mid-body inside on_connection_close ('Uncaught exception'), so the fetch "
+                       "only ends at request_timeout: a Timeout, not a connection error")
+
+
+@pytest.mark.parametrize("engine", ["curl", pytest.param(
+    "simple", marks=pytest.mark.xfail(strict=True, reason=SIMPLE_ENGINE_RESET))])
+def test_reset_mid_body_with_both_engines(server, engine):
     behaviour = then_cut(http_answer(body=b'{"entries": [', content_type=ATOM, length=400))
-    error = call_with_watchdog(server(behaviour), "read_all_events_forward", engine)
+    error = call_with_watchdog(server(behaviour), "read_all_events_forward", engine,
+                               request_timeout=2.0)
+    assert isinstance(error, CONNECTION_PROBLEMS), repr(error)
+
+
+@pytest.mark.parametrize("engine", ["curl", "simple"])
+def test_clean_close_mid_body_with_both_engines(server, engine):
+    behaviour = http_answer(body=b'{"entries": [', content_type=ATOM, length=400)
+    error = call_with_watchdog(server(lambda connection: connection.sendall(behaviour)),
+                               "read_all_events_forward", engine, request_timeout=5.0)
     assert isinstance(error, CONNECTION_PROBLEMS), repr(error)
 
 
@@ -175,15 +190,52 @@ BROKEN_IDS = ["bad-json-atom", "bad-json-json", "binary", "html", "text-plain", 
               "event-number-string", "data-object", "content-number-null", "odd-entry"]
 
 
-@pytest.mark.parametrize("behaviour", BROKEN_DOCUMENTS, ids=BROKEN_IDS)
-@pytest.mark.parametrize("name", JSON_OPERATIONS)
+FEED_OPERATIONS = [name for name in JSON_OPERATIONS if name != "get_stream_metadata"]
+CLIENT_TYPE_ERROR = ("decoding._from_title matches the entry's title with a regex without checking "
+                     "it is a string: a non-string title raises TypeError, not ProtocolError")
+CLIENT_NO_NUMBER = ("decoding._from_content accepts an entry whose content.eventNumber is not an "
+                    "int and returns a ReadEvent with event_number None instead of a ProtocolError")
+KNOWN_FEED_BUGS = {"title-number": CLIENT_TYPE_ERROR, "content-number-null": CLIENT_NO_NUMBER}
+FEED_READS = {"read_stream_events_forward", "read_stream_events_backward", "read_all_events_forward",
+              "read_all_events_backward"}
+
+
+def broken_cases():
+    for name in FEED_OPERATIONS:
+        for behaviour, case in zip(BROKEN_DOCUMENTS, BROKEN_IDS):
+            if case == "odd-entry" and name in FEED_READS:
+                continue  # a feed without `entries` is read as an empty page, on purpose
+            marks = ()
+            if case in KNOWN_FEED_BUGS and name in FEED_READS:
+                marks = pytest.mark.xfail(strict=True, reason=KNOWN_FEED_BUGS[case])
+            yield pytest.param(name, behaviour, id=f"{name}-{case}", marks=marks)
+
+
+@pytest.mark.parametrize("name,behaviour", list(broken_cases()))
 def test_broken_documents_are_protocol_errors(server, name, behaviour):
     error = call_with_watchdog(server(behaviour), name)
     assert isinstance(error, errors.ProtocolError), repr(error)
 
 
-@pytest.mark.parametrize("location", ["", "http://x/streams/s/", "http://x/streams/s/four",
-                                      "http://x/streams/s/-1", "/streams/s/" + "9" * 5000])
+@pytest.mark.parametrize("behaviour", BROKEN_DOCUMENTS[:6], ids=BROKEN_IDS[:6])
+def test_metadata_answer_that_is_not_json_is_a_protocol_error(server, behaviour):
+    error = call_with_watchdog(server(behaviour), "get_stream_metadata")
+    assert isinstance(error, errors.ProtocolError), repr(error)
+
+
+@pytest.mark.xfail(strict=True, reason="get_stream_metadata returns any JSON value as the metadata; "
+                                       "a list, string or null is not a metadata document")
+@pytest.mark.parametrize("document", [[], "a string", None], ids=["array", "string", "null"])
+def test_metadata_answer_that_is_not_an_object_is_a_protocol_error(server, document):
+    error = call_with_watchdog(server(feed(document, "application/json")), "get_stream_metadata")
+    assert isinstance(error, errors.ProtocolError), repr(error)
+
+
+@pytest.mark.parametrize("location", [
+    "", "http://x/streams/s/", "http://x/streams/s/four", "http://x/streams/s/-1",
+    pytest.param("/streams/s/" + "9" * 5000, marks=pytest.mark.xfail(strict=True, reason=(
+        "decoding.appended_event_numbers: int() of more than 4300 digits raises ValueError"))),
+], ids=["none", "no-number", "word", "negative", "5000-digits"])
 def test_append_answered_without_a_usable_location_is_a_protocol_error(server, location):
     headers = {"Location": location} if location else {}
     error = call_with_watchdog(server(http_answer("201 Created", headers=headers)), "append_to_stream")
@@ -220,9 +272,14 @@ def test_redirect_to_a_dead_port_is_a_connection_failure(server):
 
 
 # --- paging against a server that never makes progress ----------------------------------------
+CLIENT_ENDLESS_PAGING = ("Client._read_all backward stops only when a page has no `next` link: a "
+                         "server answering empty pages that keep a `next` link is asked forever")
+
+
 @pytest.mark.parametrize("name,document", [
-    ("read_all_events_backward", {"entries": [], "links": [
-        {"relation": "next", "uri": "http://x/streams/%24all/" + "0" * 31 + "5/backward/5"}]}),
+    pytest.param("read_all_events_backward", {"entries": [], "links": [
+        {"relation": "next", "uri": "http://x/streams/%24all/" + "0" * 31 + "5/backward/5"}]},
+        marks=pytest.mark.xfail(strict=True, reason=CLIENT_ENDLESS_PAGING)),
     ("read_all_events_forward", {"entries": [], "links": [
         {"relation": "previous", "uri": "http://x/streams/%24all/" + "0" * 31 + "5/forward/5"}]}),
     ("read_stream_events_forward", {"entries": [], "links": [

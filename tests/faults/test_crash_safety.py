@@ -58,3 +58,82 @@ def test_sigkill_under_concurrent_writers_loses_and_duplicates_nothing(node_proc
               f"acknowledged writes ({retries} retried attempts), {in_streams} events checked "
               f"in their streams, {in_all} in $all")
     assert node.kills >= 5 and writes > 50
+
+
+PROJECTION = """fromStreams(['{a}', '{b}']).when({{
+  $init: function () {{ return {{ count: 0 }}; }},
+  numbered: function (s, e) {{
+    s.count += 1;
+    emit('{out}', 'copied', {{ from: e.streamId, i: e.data.i }});
+    return s;
+  }}
+}})"""
+
+
+def wait_until(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = condition()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.1)
+
+
+def test_sigkill_under_a_continuous_projection_emits_nothing_twice(node_process, capsys):
+    from .rawhttp import ADMIN_AUTH, RawHttp
+    from .workload import Appender
+    seed = seed_of_this_run()
+    chaos = random.Random(seed)
+    node = node_process("--run-projections", "all")
+    http = RawHttp(node.host, node.port)
+    if http.request("GET", "/projections/any", None, {"Authorization": ADMIN_AUTH}).status == 404:
+        pytest.skip("the projections subsystem does not answer on this node yet")
+    tag = uuid.uuid4().hex[:6]
+    sources, out, name = [f"psrc{tag}-a", f"psrc{tag}-b"], f"pout{tag}", f"copier{tag}"
+    source = PROJECTION.format(a=sources[0], b=sources[1], out=out)
+    created = http.request("POST", f"/projections/continuous?name={name}&emit=yes&enabled=yes",
+                           source.encode(), {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"})
+    assert created.status == 201, created.text
+    http.close()
+    stop = threading.Event()
+    appenders = [Appender(node.port, stream, 0, None, 10, pause=0.02, until=stop) for stream in sources]
+    for appender in appenders:
+        appender.start()
+    try:
+        for _ in range(KILLS):
+            time.sleep(chaos.uniform(0.3, 1.0))
+            node.kill()
+            time.sleep(chaos.uniform(0.0, 0.3))
+            node.start()
+        time.sleep(0.3)
+    finally:
+        stop.set()
+        for appender in appenders:
+            appender.join(60)
+    for appender in appenders:
+        assert appender.log.failure is None, f"seed {seed}: {appender.log.failure!r}\n{node.stderr_text()}"
+    appended = {appender.stream: appender.appended for appender in appenders}
+    total = sum(appended.values())
+    http = RawHttp(node.host, node.port)
+    read = {"Authorization": ADMIN_AUTH, "Accept": "application/json"}
+
+    def state():
+        answer = http.request("GET", f"/projection/{name}/state", None, read)
+        return answer.json() if answer.status == 200 and answer.body.strip() else None
+    final = wait_until(lambda: (state() or {}).get("count", 0) >= total and state(), 40,
+                       "the projection to handle every source event")
+    status = http.request("GET", f"/projection/{name}", None, read).json()
+    http.close()
+    with Client("127.0.0.1", node.port, *ADMIN) as client:
+        emitted = client.read_stream_events_forward(out, 0, total * 2 + 10)
+    copies = [(e.data["from"], e.data["i"]) for e in emitted]
+    assert final["count"] == total, f"seed {seed}: state counted {final['count']} of {total} events"
+    assert len(copies) == len(set(copies)), f"seed {seed}: emitted twice: {len(copies) - len(set(copies))}"
+    assert sorted(copies) == sorted((s, i) for s in sources for i in range(appended[s]))
+    for stream in sources:  # each source stream's order is kept
+        assert [i for s, i in copies if s == stream] == list(range(appended[stream]))
+    assert "faulted" not in str(status.get("status", "")).lower(), status
+    with capsys.disabled():
+        print(f"\n[faults] projection crash safety (seed {seed}): {node.kills} SIGKILLs, "
+              f"{total} source events, {len(copies)} emitted exactly once, state count {final['count']}")

@@ -291,3 +291,99 @@ def test_passwords_are_stored_only_as_salted_hashes(tmp_path):
     assert carol["salt"] and dave["salt"] and carol["salt"] != dave["salt"]
     assert carol["hash"] != dave["hash"], "same password, same hash: not salted"
     assert secret not in json.dumps(carol)
+
+
+# --- credentials over time and trust ------------------------------------------------------------
+def test_trusted_auth_header_is_not_honoured(secured):
+    """`ES-TrustedAuth` only counts when the node is told to trust an intermediary (§10.1)."""
+    for who in ("anonymous", "bob"):
+        for header in ("ES-TrustedAuth", "Kurrent-TrustedAuth"):
+            answer = send(secured, who, "GET", "/streams/%24all", None,
+                          {**ATOM_READ, header: "admin;$admins"})
+            assert answer.status == 401, f"{who} with {header}"
+
+
+def test_forwarding_headers_grant_nothing(secured):
+    answer = send(secured, "bob", "GET", "/streams/%24all", None,
+                  {**ATOM_READ, "X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "localhost",
+                   "X-Forwarded-User": "admin"})
+    assert answer.status == 401
+
+
+def _new_user(node, groups=()) -> tuple:
+    login = "u" + uuid.uuid4().hex[:10]
+    create_user(node.http, login, groups)
+    return login, basic(login, PASSWORD)
+
+
+def _can_read_users_list(node, auth: str) -> int:
+    return node.http.request("GET", "/users/", None, {"Authorization": auth, **JSON_READ}).status
+
+
+def test_changed_password_stops_working_at_once(secured):
+    login, auth = _new_user(secured, ["$admins"])
+    assert _can_read_users_list(secured, auth) == 200  # now remembered as verified
+    new_password = "changed-" + uuid.uuid4().hex
+    answer = secured.http.request(
+        "POST", f"/users/{login}/command/change-password",
+        json.dumps({"currentPassword": PASSWORD, "newPassword": new_password}).encode(),
+        {"Authorization": auth, "Content-Type": "application/json"})
+    assert answer.status == 200, answer.text
+    assert _can_read_users_list(secured, auth) == 401
+    assert _can_read_users_list(secured, basic(login, new_password)) == 200
+
+
+@pytest.mark.parametrize("change", ["disable", "delete", "demote"])
+def test_disabled_deleted_or_demoted_admins_lose_access_at_once(secured, change):
+    login, auth = _new_user(secured, ["$admins"])
+    assert _can_read_users_list(secured, auth) == 200
+    admin = {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"}
+    if change == "disable":
+        answer = secured.http.request("POST", f"/users/{login}/command/disable", b"", admin)
+    elif change == "delete":
+        answer = secured.http.request("DELETE", f"/users/{login}", None, admin)
+    else:
+        answer = secured.http.request("PUT", f"/users/{login}", json.dumps(
+            {"fullName": login, "groups": []}).encode(), admin)
+    assert answer.status == 200, answer.text
+    assert _can_read_users_list(secured, auth) == 401
+
+
+def test_all_acl_in_its_metadata_opens_all_to_a_user(secured):
+    login, auth = _new_user(secured)
+    read_all = lambda: secured.http.request("GET", "/streams/%24all", None, {"Authorization": auth, **ATOM_READ})
+    assert read_all().status == 401
+    body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "$metadata",
+                        "data": {"$acl": {"$r": [login]}}}]).encode()
+    assert send(secured, "admin", "POST", "/streams/%24all/metadata", body).status == 201
+    try:
+        assert read_all().status == 200
+        assert send(secured, "bob", "GET", "/streams/%24all", None, ATOM_READ).status == 401
+    finally:
+        reset = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "$metadata", "data": {}}]).encode()
+        assert send(secured, "admin", "POST", "/streams/%24all/metadata", reset).status == 201
+    assert read_all().status == 401
+
+
+def test_settings_default_acl_applies_to_streams_without_their_own(tmp_path):
+    with Node(port=0) as node:
+        http = RawHttp(node.host, node.port)
+        create_user(http, "carol")
+        create_user(http, "dave")
+        carol, dave = basic("carol", PASSWORD), basic("dave", PASSWORD)
+        assert append_json(http, "/streams/plain", event(), auth=dave).status == 201
+        settings = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "settings",
+                                "data": {"$userStreamAcl": {"$r": "carol", "$w": "carol"}}}]).encode()
+        assert http.request("POST", "/streams/%24settings", settings,
+                            {"Authorization": ADMIN_AUTH, "Content-Type": EVENTS_JSON}).status == 201
+        read = lambda auth: http.request("GET", "/streams/plain", None, {"Authorization": auth, **ATOM_READ})
+        assert read(carol).status == 200
+        assert read(dave).status == 401
+        assert append_json(http, "/streams/plain", event(), auth=dave).status == 401
+        assert append_json(http, "/streams/plain", event(), auth=carol).status == 201
+        http.close()
+
+
+def test_node_is_secure_by_default():
+    assert Node().insecure is False
+    assert parse_arguments([]).insecure is False

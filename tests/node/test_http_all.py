@@ -5,7 +5,6 @@ import re
 
 import pytest
 
-from node_http import basic
 
 POSITION = re.compile(r"/streams/%24all/([0-9A-F]{32})/(forward|backward)/(\d+)$")
 
@@ -103,3 +102,32 @@ def test_if_none_match_on_all(client, stream):
     assert client.get("/streams/%24all", headers={"If-None-Match": etag}).status == 304
     client.fill(stream, 1)
     assert client.get("/streams/%24all", headers={"If-None-Match": etag}).status == 200
+
+
+def test_filtered_all_by_stream_prefix_and_event_type(client, stream):
+    client.fill(stream, 3, event_type="wanted")
+    client.fill("noise-" + stream, 2, event_type="noise")
+    by_stream = client.get(f"/streams/%24all/filtered?context=streamid&type=prefix&data={stream},nothing")
+    assert by_stream.status == 200
+    titles = [entry["title"] for entry in by_stream.json()["entries"]]
+    assert titles[:3] == [f"2@{stream}", f"1@{stream}", f"0@{stream}"]
+    assert all("noise" not in title for title in titles)
+    assert all(link["uri"].startswith(f"{client.node.url}/streams/%24all/")
+               for link in by_stream.json()["links"])
+    assert "?" not in by_stream.json()["links"][1]["uri"]
+    page = client.get("/streams/%24all/filtered/" + "0" * 32 +
+                      "/forward/2?context=eventtype&type=regex&data=^wan")
+    entries = page.json()["entries"]
+    assert len(entries) == 2 and all(e["summary"] == "wanted" for e in entries)
+    links = {link["relation"]: link["uri"] for link in page.json()["links"]}
+    assert "/streams/%24all/filtered/" in links["previous"]
+    no_system = client.get("/streams/%24all/filtered?exclude-system-events=true").json()
+    assert all(not entry["summary"].startswith("$") for entry in no_system["entries"])
+
+
+@pytest.mark.parametrize("query", ["context=nope&type=prefix&data=a", "context=streamid&type=x&data=a",
+                                   "context=streamid&type=prefix", "exclude-system-events=false",
+                                   "context=streamid&type=regex&data=("])
+def test_bad_filters_are_400(client, query):
+    response = client.get(f"/streams/%24all/filtered?{query}")
+    assert response.status == 400 and response.media_type == "text/plain" and response.body

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from node_http import ATOM_JSON, EVENTS_JSON, basic
+from node_http import EVENTS_JSON
 
 
 def test_events_json_append_is_201_with_location_of_first_event(client, stream):

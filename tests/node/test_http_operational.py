@@ -177,3 +177,16 @@ def test_a_body_over_the_limit_is_413(node):
     answer = raw_exchange(node.port, b"POST /streams/x HTTP/1.1\r\nHost: x\r\n"
                                      b"Content-Length: 999999999999\r\n\r\n")
     assert answer.startswith(b"HTTP/1.1 413")
+
+
+def test_compression_only_for_exactly_gzip_or_deflate(client, stream):
+    import gzip
+    import zlib
+    client.append(stream, {"eventType": "z", "data": {"text": "x" * 200}})
+    zipped = client.get(f"/streams/{stream}", headers={"Accept-Encoding": "gzip"})
+    assert zipped.header("Content-Encoding") == "gzip"
+    assert b'"streamId"' in gzip.decompress(zipped.body)
+    deflated = client.get(f"/streams/{stream}", headers={"Accept-Encoding": "deflate"})
+    assert b'"streamId"' in zlib.decompress(deflated.body, -zlib.MAX_WBITS)
+    combined = client.get(f"/streams/{stream}", headers={"Accept-Encoding": "gzip, deflate"})
+    assert combined.header("Content-Encoding") is None and combined.json()["streamId"] == stream

@@ -80,3 +80,14 @@ def test_in_process_node_on_a_free_port_starts_and_stops():
 def test_port_in_use_fails_start(node):
     with pytest.raises(OSError):
         Node(port=node.port).start()
+
+
+def test_admin_shutdown_ends_the_process():
+    process, url = start_process("--mem")
+    try:
+        http = Http(Node(port=int(url.rsplit(":", 1)[1])))
+        assert http.request("POST", "/admin/shutdown").status == 200
+        assert process.wait(20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()

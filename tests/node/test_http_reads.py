@@ -259,3 +259,16 @@ def test_stream_names_are_escaped_in_links(client):
     assert client.append(quoted, {"eventType": "j", "data": {}}).status == 201
     feed = client.get(f"/streams/{quoted}").json()
     assert feed["streamId"] == name and feed["id"].endswith(f"/streams/{quoted}")
+
+
+def test_description_document_lists_subscription_groups(client, stream):
+    client.append(stream, {"eventType": "j", "data": {}})
+    created = client.request("PUT", f"/subscriptions/{stream}/workers", {},
+                             {"Content-Type": "application/json"})
+    assert created.status == 201
+    document = client.get(f"/streams/{stream}",
+                          accept="application/vnd.eventstore.streamdesc+json").json()
+    (group,) = document["_links"]["streamSubscription"]
+    assert group["href"] == f"/subscriptions/{stream}/workers"
+    assert group["supportedContentTypes"] == ["application/vnd.eventstore.competingatom+xml",
+                                              "application/vnd.eventstore.competingatom+json"]

@@ -9,7 +9,6 @@ concurrent long polls (covered by test_http_long_poll), and places where EventSt
 from __future__ import annotations
 
 import re
-import uuid
 from typing import Any, Iterator
 
 import pytest

@@ -74,18 +74,51 @@ def test_settings_keys_are_matched_case_insensitively(api):
     assert config["preferRoundRobin"] is False
 
 
-def test_prefer_round_robin_only_counts_without_a_strategy_name(api):
-    api.create("foo", "old-client", preferRoundRobin=False)
-    assert api.info("foo", "old-client")["config"]["namedConsumerStrategy"] == "DispatchToSingle"
+def test_prefer_round_robin_only_counts_with_an_empty_strategy_name(api):
+    api.create("foo", "old-client", preferRoundRobin=False)  # the strategy defaults first
+    assert api.info("foo", "old-client")["config"]["namedConsumerStrategy"] == "RoundRobin"
+    api.create("foo", "older", namedConsumerStrategy="", preferRoundRobin=False)
+    assert api.info("foo", "older")["config"]["namedConsumerStrategy"] == "DispatchToSingle"
+    api.create("foo", "oldest", namedConsumerStrategy="", preferRoundRobin=True)
+    assert api.info("foo", "oldest")["config"]["namedConsumerStrategy"] == "RoundRobin"
+
+
+def test_zero_and_false_values_mean_the_default(api):
+    # The real server's deserializer skips members equal to their type's default.
+    api.create("foo", "g", maxRetryCount=0, messageTimeoutMilliseconds=0, maxSubscriberCount=0,
+               bufferSize=0, startFrom=0)
+    config = api.info("foo", "g")["config"]
+    assert (config["maxRetryCount"], config["messageTimeoutMilliseconds"], config["maxSubscriberCount"],
+            config["bufferSize"], config["startFrom"]) == (10, 10000, 10, 500, 0)
+
+
+def test_an_unreadable_body_means_all_defaults(api):
+    reply = api.request("PUT", "/subscriptions/foo/g1", {"maxRetryCount": "many", "bufferSize": 50})
+    assert reply.status == 201
+    config = api.info("foo", "g1")["config"]
+    assert (config["maxRetryCount"], config["bufferSize"]) == (10, 500)
+    reply = api.request("PUT", "/subscriptions/foo/g2", b"{not json", {"Content-Type": "application/json"})
+    assert reply.status == 201
+    assert api.info("foo", "g2")["config"]["readBatchSize"] == 20
+    api.create("foo", "g3", maxRetryCount="4", resolveLinktos="true")  # Json.NET converts these
+    config = api.info("foo", "g3")["config"]
+    assert (config["maxRetryCount"], config["resolveLinktos"]) == (4, True)
 
 
 def test_invalid_settings_are_400_with_the_real_texts(api):
     reply = api.request("PUT", "/subscriptions/foo/g", {"bufferSize": 10, "readBatchSize": 20})
     assert (reply.status, reply.body) == (400, b"BufferSize (10) must be larger than ReadBatchSize (20)")
-    reply = api.request("PUT", "/subscriptions/foo/g", {"liveBufferSize": 0})
-    assert (reply.status, reply.body) == (400, b"Live Buffer Size (0) must be positive")
-    assert api.request("PUT", "/subscriptions/foo/g", {"namedConsumerStrategy": "Nope"}).status == 400
+    reply = api.request("PUT", "/subscriptions/foo/g", {"liveBufferSize": -1})
+    assert (reply.status, reply.body) == (400, b"Live Buffer Size (-1) must be positive")
     assert api.request("PUT", "/subscriptions/foo/g", b"{}", {}).status == 415
+
+
+def test_an_unknown_strategy_fails_with_the_completion_body(api, node):
+    reply = api.request("PUT", "/subscriptions/foo/g", {"namedConsumerStrategy": "Nope"})
+    assert reply.status == 400
+    body = reply.json()
+    assert (body["result"], body["reason"]) == ("Fail", "Consumer strategy Nope does not exist.")
+    assert reply.headers["location"] == f"{node.url}/subscriptions/foo/g"
 
 
 def test_update_replaces_all_settings(api, node):
@@ -112,8 +145,9 @@ def test_delete(api):
     reply = api.request("DELETE", "/subscriptions/foo/group2")
     assert reply.status == 200
     assert reply.json()["result"] == "Success" and reply.json()["msgTypeId"] == 148
-    assert api.request("GET", "/subscriptions/foo/group2/info",
-                       headers={"Accept": "application/json"}).status == 404
+    missing = api.request("GET", "/subscriptions/foo/group2/info", headers={"Accept": "application/json"})
+    assert (missing.status, missing.body) == (404, b"")
+    assert missing.headers["Content-Type"].startswith("application/json")
 
 
 def test_info_shape(api, node):
@@ -185,3 +219,21 @@ def test_unauthenticated_info_is_401(api):
     api.create("foo", "g")
     assert api.request("GET", "/subscriptions/foo/g/info", auth=None).status == 401
     assert api.request("GET", "/subscriptions", auth=ADMIN).status == 200
+
+
+def test_allowed_methods_per_path(api):
+    api.create("foo", "g")
+
+    def allowed(path: str) -> str:
+        return api.request("OPTIONS", path).headers["Access-Control-Allow-Methods"]
+
+    assert allowed("/subscriptions/foo/g") == "PUT, POST, DELETE, GET, OPTIONS"
+    assert allowed("/subscriptions/foo/g/ack") == "GET, POST, OPTIONS"
+    assert allowed("/subscriptions/foo/g/ack/0f9fad5b-d9cb-469f-a165-70867728950e") == "POST, OPTIONS"
+    assert allowed("/subscriptions/foo/g/2") == "GET, OPTIONS"
+    assert allowed("/subscriptions") == "GET, OPTIONS"
+    assert allowed("/subscriptions/foo") == "GET, OPTIONS"
+    assert api.request("PATCH", "/subscriptions/foo/g/2").status == 405
+    read_of_ack = api.request("GET", "/subscriptions/foo/g/ack",
+                              headers={"Accept": "application/vnd.eventstore.competingatom+json"})
+    assert read_of_ack.status == 400

@@ -16,8 +16,12 @@ from clientapi.persistent import (PersistentEvent, PersistentSubscriptions,
 from .conftest import ADMIN
 
 
-class PersistentClient(PersistentSubscriptions, Client):
+class PersistentClient(Client, PersistentSubscriptions):
     """What Client offers once the mixin is part of it."""
+
+    def close(self) -> None:
+        self._close_persistent_subscriptions()
+        super().close()
 
 
 @pytest.fixture
@@ -72,6 +76,8 @@ def test_argument_checks_happen_before_any_request(client):
         PersistentSubscriptionSettings(consumer_strategy="Random")
     with pytest.raises(TypeError):
         PersistentSubscriptionSettings(max_retry_count="3")
+    with pytest.raises(ValueError, match="default"):  # the server would read 0 as "not given"
+        PersistentSubscriptionSettings(max_retry_count=0)
     with pytest.raises(ValueError):
         client.read_persistent_messages("orders", "g", 101)
     with pytest.raises(ValueError):
@@ -84,7 +90,7 @@ def test_argument_checks_happen_before_any_request(client):
 
 def test_read_ack_nack_and_replay_parked(client):
     _append(client, "orders", 3)
-    client.create_persistent_subscription("orders", "g", PersistentSubscriptionSettings(max_retry_count=0))
+    client.create_persistent_subscription("orders", "g", PersistentSubscriptionSettings(max_retry_count=1))
     messages = client.read_persistent_messages("orders", "g", 3)
     assert [m.event_number for m in messages] == [0, 1, 2]
     assert all(isinstance(m, PersistentEvent) and m.retry_count == 0 for m in messages)
@@ -93,7 +99,9 @@ def test_read_ack_nack_and_replay_parked(client):
     client.ack_persistent_messages("orders", "g", messages[0])
     client.nack_persistent_messages("orders", "g", [messages[1].message_id], action="park")
     client.nack_persistent_messages("orders", "g", [str(messages[2].message_id)], action="retry")
-    # maxRetryCount 0: the retry parked it too
+    again = client.read_persistent_messages("orders", "g", 10)
+    assert [(m.event_number, m.retry_count) for m in again] == [(2, 1)]
+    client.nack_persistent_messages("orders", "g", again)  # beyond max_retry_count 1: parked
     assert client.read_persistent_messages("orders", "g", 10) == []
     client.replay_parked_messages("orders", "g")
     again = client.read_persistent_messages("orders", "g", 10, long_poll=2)
@@ -222,3 +230,42 @@ def test_connect_from_asyncio_with_a_coroutine_callback(client):
         return got
 
     assert _run_in_asyncio(client, main()) == [0, 1, 2]
+
+
+def test_closing_the_client_stops_its_persistent_subscriptions(node):
+    client = PersistentClient(node.host, node.port, username=ADMIN[0], password=ADMIN[1])
+    client.create_persistent_subscription("orders", "g")
+    handle = client.connect_to_persistent_subscription("orders", "g", lambda event: None, long_poll=5)
+    client.io_loop.call_later(0.2, client.resume)
+    client.wait(5)  # the subscription is now in a long poll
+    client.close()
+    assert not handle.is_running
+
+
+def test_non_json_payloads_and_resolved_links_come_through(client):
+    client.append_to_stream("raw", WriteEvent("plain text", event_type="note"))
+    client.create_persistent_subscription("raw", "g")
+    [message] = client.read_persistent_messages("raw", "g")
+    assert (message.data, message.is_json, message.event_type) == ("plain text", False, "note")
+    client.append_to_stream("links", WriteEvent("0@raw", event_type="$>"))
+    client.create_persistent_subscription("links", "g", PersistentSubscriptionSettings(resolve_links=True))
+    [linked] = client.read_persistent_messages("links", "g")
+    assert (linked.stream_id, linked.original_stream_id, linked.data) == ("raw", "links", "plain text")
+    assert linked.message_id != linked.event_id  # acks name the link, not its target
+    client.ack_persistent_messages("links", "g", linked)
+    assert client.get_persistent_subscription_info("links", "g")["totalInFlightMessages"] == 0
+
+
+def test_connect_without_long_poll_polls_with_pauses(client, node):
+    # What happens against servers that answer subscription reads at once.
+    client.create_persistent_subscription("polled", "g")
+    got = []
+    handle = client.connect_to_persistent_subscription(
+        "polled", "g", lambda event: (got.append(event.event_number), client.resume()),
+        long_poll=0, idle_pause=0.05)
+    with PersistentClient(node.host, node.port, username=ADMIN[0], password=ADMIN[1]) as writer:
+        client.io_loop.call_later(0.3, lambda: writer.append_to_stream_async(
+            "polled", WriteEvent({"x": 1}, event_type="t", is_json=True)))
+        client.wait(10)
+    handle.stop()
+    assert got == [0]

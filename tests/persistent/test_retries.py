@@ -85,11 +85,13 @@ def test_nack_stop_offers_the_message_again_without_counting_a_retry(api, make_a
     assert entry_ids(feed) == ids and feed["entries"][0]["retryCount"] == 0
 
 
-def test_a_max_retry_count_of_zero_parks_on_the_first_timeout(api):
+def test_timeouts_count_as_retries(api):
     api.append("foo", 1)
-    api.create("foo", "g", maxRetryCount=0, messageTimeoutMilliseconds=200)
-    api.read("foo", "g")
-    time.sleep(0.5)
+    api.create("foo", "g", maxRetryCount=1, messageTimeoutMilliseconds=200)
+    assert api.read("foo", "g")["entries"][0]["retryCount"] == 0
+    time.sleep(0.4)
+    assert api.read("foo", "g")["entries"][0]["retryCount"] == 1
+    time.sleep(0.4)  # the second timeout exceeds maxRetryCount: parked
     assert api.read("foo", "g")["entries"] == []
     assert api.info("foo", "g")["parkedMessageCount"] == 1
 

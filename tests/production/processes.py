@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List, Optional
+from typing import List
 
 REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT_SECONDS = 30.0

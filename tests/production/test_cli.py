@@ -78,7 +78,7 @@ def test_append_from_arguments_and_read_back(tool, stream):
     events = tool.lines("read", stream)
     assert [(e["eventNumber"], e["eventType"], e["data"]) for e in events] == \
         [(0, "Placed", {"id": 1}), (1, "Placed", {"id": 2}), (2, "Note", "plain text")]
-    assert events[2]["metadata"] == {"by": "me"} and not events[2]["isJson"]
+    assert events[2]["metadata"] == {"by": "me"}
     backward = tool.lines("read", stream, "--backward", "--count", "2")
     assert [e["eventNumber"] for e in backward] == [2, 1]
     assert [e["eventNumber"] for e in tool.lines("read", stream, "--start", "1", "--count", "1")] == [1]
@@ -257,3 +257,19 @@ def test_tls_options(certificate, stream):
         assert json.loads(trusted.stdout)["data"] == {"tls": 1}
     finally:
         process.kill()
+
+
+def test_paging_through_long_reads(node, tool, stream):
+    from clientapi import Client
+    tool("append", stream, "-t", "T", *['{"i": %d}' % i for i in range(5)])
+    with Client(node.host, node.port, "admin", "changeit") as client:
+        forward = list(cli._stream_pages(client, stream, True, None, True, size=2))
+        backward = list(cli._stream_pages(client, stream, False, None, True, size=2))
+        from_middle = list(cli._stream_pages(client, stream, True, 3, True, size=2))
+        everything = list(cli._all_pages(client, True, False, size=7))
+    assert [[e.event_number for e in page] for page in forward] == [[0, 1], [2, 3], [4]]
+    assert [[e.event_number for e in page] for page in backward] == [[4, 3], [2, 1], [0]]
+    assert [[e.event_number for e in page] for page in from_middle] == [[3, 4]]
+    assert len(everything) > 1 and all(len(page) == 7 for page in everything[:-1])
+    ours = [e.data["i"] for page in everything for e in page if e.stream_id == stream]
+    assert ours == [0, 1, 2, 3, 4]

@@ -138,3 +138,13 @@ def test_router_without_any_leader_raises_no_leader():
         run(router.discover())
     assert isinstance(caught.value, errors.ConnectionFailure)  # nothing sent: retryable
     assert "no live leader" in str(caught.value)
+
+
+def test_a_redirect_elsewhere_means_the_leader_moved():
+    cluster = FakeCluster({A: V5_HEALTHY})
+    router = ClusterRouter(seeds=(A,), fetch_gossip=cluster.fetch)
+    run(router.discover())
+    router.note_redirect("http://127.0.0.1:23120/streams/s")  # the leader itself: nothing learnt
+    assert router.view is not None
+    router.note_redirect("http://127.0.0.1:23100/streams/s")
+    assert router.view is None  # the next request asks the cluster again

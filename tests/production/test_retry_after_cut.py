@@ -49,9 +49,10 @@ def test_a_wrong_expected_version_is_never_retried(proxy, client, stream):
     assert len(client.read_stream_events_forward(stream, 0, 10)) == 1
 
 
-def test_a_delete_cut_in_flight_is_not_retried(proxy, client, stream):
+@pytest.mark.parametrize("engine", ["curl", "simple"])
+def test_a_delete_cut_in_flight_is_not_retried(proxy, client, stream, engine):
     client.append_to_stream(stream, WriteEvent("x"))
-    with Client("127.0.0.1", proxy.port, "admin", "changeit", retries=QUICK) as cut:
+    with Client("127.0.0.1", proxy.port, "admin", "changeit", retries=QUICK, http_client=engine) as cut:
         proxy.cut_next = 1
         with pytest.raises(errors.ProtocolError):
             cut.delete_stream(stream)

@@ -1,5 +1,6 @@
 """`client.users` and `client.admin` against the node, blocking and `_async`."""
 import asyncio
+import time
 
 import pytest
 
@@ -114,3 +115,43 @@ def test_ping_of_a_node_that_is_not_there():
 def test_sections_show_no_credentials(client):
     text = repr(client.users) + repr(client.admin) + repr(client)
     assert "changeit" not in text and "admin" in text
+
+
+def test_scavenge_and_stopping_it(client):
+    from clientapi.admin import ScavengeNotFound
+    scavenge_id = client.admin.scavenge()
+    assert len(scavenge_id) == 36
+    client.admin.stop_scavenge(scavenge_id)
+    with pytest.raises(ScavengeNotFound):
+        client.admin.stop_scavenge("00000000-0000-0000-0000-000000000000")
+    with pytest.raises(ValueError):
+        client.admin.scavenge(threads=0)
+
+
+def test_scavenge_and_shutdown_need_ops_or_admins(node):
+    with Client(node.host, node.port) as anonymous:
+        with pytest.raises(errors.AccessDenied):
+            anonymous.admin.scavenge()
+        with pytest.raises(errors.AccessDenied):
+            anonymous.admin.shutdown()
+    with Client(node.host, node.port, "ops", "changeit") as ops:
+        assert ops.admin.scavenge()
+
+
+def test_shutdown_stops_the_node():
+    from clientapi.server import Node
+    node = Node(port=0).start()
+    try:
+        with Client(node.host, node.port, "admin", "changeit", connect_timeout=2) as client:
+            client.admin.shutdown()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    client.admin.ping()
+                except errors.ConnectionFailure:
+                    break
+                time.sleep(0.05)
+            else:
+                pytest.fail("the node still answers after the shutdown request")
+    finally:
+        node.stop()

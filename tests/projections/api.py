@@ -79,9 +79,10 @@ class Api:
         return list(reversed(reply.json()["entries"]))
 
     # --- projections ---------------------------------------------------------------------
-    def create(self, name: str, query: str, mode: str = "continuous", **params: Any) -> Reply:
+    def create(self, name: str, query: str, mode: str = "continuous", auth: Any = "default", **params: Any) -> Reply:
         args = "&".join(f"{k}={v}" for k, v in dict({"name": name, "type": "js"}, **params).items())
-        return self.request("POST", f"/projections/{mode}?{args}", query, {"Content-Type": "application/javascript"})
+        return self.request("POST", f"/projections/{mode}?{args}", query, {"Content-Type": "application/javascript"},
+                            auth=auth)
 
     def status(self, name: str) -> dict:
         reply = self.request("GET", f"/projection/{escaped(name)}")

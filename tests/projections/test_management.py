@@ -246,3 +246,21 @@ def test_system_mode_runs_only_standard_projections() -> None:
             assert api.status(name)["status"].startswith("Stopped")
         finally:
             api.close()
+
+
+def test_anonymous_callers_are_refused(api: Api) -> None:
+    for method, path in (("GET", "/projections/any"), ("GET", "/projection/%24by_category"),
+                         ("GET", "/projection/%24by_category/state")):
+        reply = api.request(method, path, auth=None)
+        assert reply.status == 401, path
+        assert "WWW-Authenticate" in reply.headers
+
+
+def test_only_ops_and_admins_manage_system_projections(api: Api) -> None:
+    user = unique("user")
+    created = api.request("POST", "/users/", {"loginName": user, "fullName": "U", "password": "pw", "groups": []},
+                          {"Content-Type": "application/json"})
+    assert created.status == 201
+    assert api.request("POST", "/projection/%24streams/command/disable", b"", auth=(user, "pw")).status == 401
+    assert api.request("GET", "/projection/%24streams", auth=(user, "pw")).status == 200
+    assert api.create(unique(), "fromAll()", auth=(user, "pw")).status == 201

@@ -6,15 +6,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clientapi.wire.catchup import (
-    START_OF_ALL, AllCheckpoint, AllCursor, AllPosition, CatchUp, FetchedPage, Read,
-    RetryPolicy, StreamCursor,
+    START_OF_ALL, AllCheckpoint, AllCursor, AllPosition, CatchUp, FetchedPage, Read, StreamCursor,
 )
+from clientapi.retry import Backoff
+
+STEADY = Backoff(max_retries=100, first_delay=0.05, max_delay=2.0, jitter=False)
 
 from .paging_model import AllModel, Ev, StreamModel
 
 
-def stream_catch_up(last_delivered: int = -1, at_head: bool = False) -> CatchUp:
-    return CatchUp(StreamCursor(last_delivered, lambda e: e.number), start_at_head=at_head)
+def stream_catch_up(last_delivered: int = -1, at_head: bool = False,
+                    backoff: Backoff = STEADY) -> CatchUp:
+    return CatchUp(StreamCursor(last_delivered, lambda e: e.number), start_at_head=at_head,
+                   backoff=backoff)
 
 
 def drain(catch_up: CatchUp, model, reads: list | None = None, max_reads: int = 10_000) -> list:
@@ -166,7 +170,7 @@ def test_a_linked_page_with_no_previous_link_continues_from_the_checkpoint():
 # ---- $all -----------------------------------------------------------------------
 
 def all_catch_up(checkpoint: AllCheckpoint = AllCheckpoint(START_OF_ALL), at_head=False) -> CatchUp:
-    return CatchUp(AllCursor(checkpoint), start_at_head=at_head)
+    return CatchUp(AllCursor(checkpoint), start_at_head=at_head, backoff=STEADY)
 
 
 @pytest.mark.parametrize("real_server_links", [False, True])
@@ -238,9 +242,18 @@ def test_all_from_the_head():
     assert drain(catch_up, model) == [Ev("b", 0), Ev("b", 1)]
 
 
-def test_retry_policy_caps_its_delay():
-    policy = RetryPolicy(first_delay=0.5, max_delay=1.0)
-    assert [policy.delay(n) for n in (1, 2, 3, 10)] == [0.5, 1.0, 1.0, 1.0]
+def test_gives_up_after_max_retries_failures_in_a_row():
+    catch_up = stream_catch_up(backoff=Backoff(max_retries=2, jitter=False))
+    catch_up.next_read()
+    assert catch_up.on_failure() is not None and catch_up.on_failure() is not None
+    assert catch_up.on_failure() is None
+
+
+def test_the_default_backoff_is_jittered_and_never_gives_up():
+    catch_up = CatchUp(StreamCursor(-1, lambda e: e.number))
+    delays = [catch_up.on_failure() for _ in range(200)]
+    assert all(d is not None and 0 <= d <= 2.0 for d in delays)
+    assert len(set(delays)) > 100  # drawn, so that many subscriptions do not retry in step
 
 
 # ---- property: any mix of page sizes, appends, failures and restarts ------------

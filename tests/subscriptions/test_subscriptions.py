@@ -452,7 +452,7 @@ def test_arguments_are_checked_before_anything_starts(client, stream):
         client.subscribe_all(lambda e: None, start_after=(1, 2))
     with pytest.raises(TypeError):
         client.subscribe(stream, lambda e: None, start_from_begining="yes")
-    assert client._subscriptions().by_stream == {}
+    assert client._catch_up_subscriptions().by_stream == {}
     with_callback = client.subscribe(stream, lambda e: None)
     with pytest.raises(TypeError):
         with_callback.__aiter__()  # events go to the callback

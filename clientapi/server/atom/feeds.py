@@ -150,8 +150,10 @@ class AllPage:
     direction: str
 
 
-def all_links(page: AllPage, slice_: AllSlice, base: str) -> list[Link]:
-    all_url = base + ALL_STREAM_PATH
+def all_links(page: AllPage, slice_: AllSlice, base: str,
+              path: str = ALL_STREAM_PATH) -> list[Link]:
+    """`path` is `/streams/%24all`, or its `/filtered` form (links carry no filter query)."""
+    all_url = base + path
     count = page.count
     full = len(slice_.events) >= count
     links = [Link(all_url, "self"), Link(f"{all_url}/head/backward/{count}", "first")]
@@ -174,13 +176,13 @@ def all_links(page: AllPage, slice_: AllSlice, base: str) -> list[Link]:
             # the real server hands out the continuation of a forward page with prepare 0
             links.append(Link(f"{all_url}/{format_position(slice_.next_position, 0)}/forward/{count}",
                               "previous"))
-    links.append(Link(f"{all_url}/metadata", "metadata"))
+    links.append(Link(f"{base}{ALL_STREAM_PATH}/metadata", "metadata"))
     return links
 
 
-def all_feed(page: AllPage, slice_: AllSlice, base: str) -> Feed:
+def all_feed(page: AllPage, slice_: AllSlice, base: str, path: str = ALL_STREAM_PATH) -> Feed:
     entries = _newest_first(slice_.events, page.direction)
     head: dict = {"title": "All events", "id": base + ALL_STREAM_PATH,
                   "updated": _updated(entries[0] if entries else None),
                   "author": {"name": AUTHOR}, "headOfStream": False}
-    return Feed(head, all_links(page, slice_, base), entries)
+    return Feed(head, all_links(page, slice_, base, path), entries)

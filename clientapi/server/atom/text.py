@@ -57,7 +57,7 @@ def _indented(value: Any, newline: str) -> str:
         if not value:
             return "{}"
         inner = newline + "  "
-        parts = []
+        parts: list[str] = []
         append = parts.append
         for key, item in value.items():
             if type(key) is not str:

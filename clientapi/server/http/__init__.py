@@ -13,7 +13,7 @@ import tornado.web
 
 from .base import Authenticator, NotFoundHandler
 
-ROUTE_MODULES = ("streams", "users", "info", "subscriptions", "projections")
+ROUTE_MODULES = ("streams", "users", "info", "admin", "subscriptions", "projections")
 access_log = logging.getLogger("clientapi.server.access")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Optional
 
-from ..atom import AllPage, all_feed, parse_position
+from ..atom import AllPage, Embed, Feed, all_feed, parse_position
 from ..core import errors
 from ..core.model import AllSlice, StreamMetadata
 from . import media
@@ -15,7 +15,7 @@ ALL_PATTERN = r"(?:\$all|%24all)"
 ALL_STREAM = "$all"
 
 
-def _parse_start(text: str, direction: str) -> Optional[int]:
+def parse_all_start(text: str, direction: str) -> Optional[int]:
     if text == "head" and direction == "backward":
         return None
     position = parse_position(text)
@@ -24,7 +24,7 @@ def _parse_start(text: str, direction: str) -> Optional[int]:
     return position
 
 
-def _parse_count(text: str) -> int:
+def parse_all_count(text: str) -> int:
     if text.isdigit() and int(text) > 0:
         return int(text)
     raise bad_request(f"Invalid count argument: {text}")
@@ -51,8 +51,8 @@ async def _read_forward(handler: ReadHandler, start: int, count: int, resolve: b
 async def serve_all_page(handler: ReadHandler, start_text: str, count_text: str,
                          direction: str) -> None:
     """Answer a `$all` page request on `handler` (also used by `/streams/$all`)."""
-    count = _parse_count(count_text)
-    start = _parse_start(start_text, direction)
+    count = parse_all_count(count_text)
+    start = parse_all_start(start_text, direction)
     embed = handler.embed()
     resolve = handler.resolve_links(False)
     handler.require_leader_header()
@@ -62,6 +62,13 @@ async def serve_all_page(handler: ReadHandler, start_text: str, count_text: str,
         slice_ = await _read_forward(handler, start or 0, count, resolve, long_poll)
     else:
         slice_ = await core.read_all(start, count, "backward", resolve, handler.principal)
+    feed = all_feed(AllPage(start, count, direction), slice_, handler.base_url)
+    await reply_all_page(handler, feed, slice_, start, count, direction, embed)
+
+
+async def reply_all_page(handler: ReadHandler, feed: Feed, slice_: AllSlice,
+                         start: Optional[int], count: int, direction: str, embed: Embed) -> None:
+    """Caching headers (or 304) and the feed of a `$all` page."""
     head = slice_.head_position
     if direction == "backward":
         immutable = start is not None and start <= head
@@ -71,12 +78,12 @@ async def serve_all_page(handler: ReadHandler, start_text: str, count_text: str,
         handler.reply_not_modified()
         return
     try:
-        metadata: StreamMetadata = await core.get_metadata(ALL_STREAM)
+        metadata: StreamMetadata = await handler.core.get_metadata(ALL_STREAM)
         visibility = handler.visibility(ALL_STREAM, metadata)
     except errors.CoreError:
         visibility = "private"
     handler.set_caching(immutable, visibility, handler.etag_for(head))
-    handler.reply_feed(all_feed(AllPage(start, count, direction), slice_, handler.base_url), embed)
+    handler.reply_feed(feed, embed)
 
 
 class AllPageHandler(ReadHandler):

@@ -87,6 +87,17 @@ def _payload(value: Any) -> tuple[bytes, bool]:
     return b"", False
 
 
+_CANONICAL_KEYS = frozenset({"eventId", "eventType", "data", "metadata"})
+
+
+def _element_fields(element: dict) -> dict:
+    """The element keyed by lower-cased property names (names match case-insensitively)."""
+    if element.keys() <= _CANONICAL_KEYS:  # the usual spelling: no copy needed
+        return {"eventid": element.get("eventId"), "eventtype": element.get("eventType"),
+                "data": element.get("data"), "metadata": element.get("metadata")}
+    return {str(key).lower(): value for key, value in element.items()}
+
+
 def _new_event(fields: dict) -> NewEvent:
     """One batch element, its property names already lower-cased."""
     raw_id = fields.get("eventid")
@@ -119,7 +130,7 @@ def _json_batch(body: bytes) -> list[NewEvent]:
     for element in parsed:
         if not isinstance(element, dict):
             raise AppendRejected(BODY_INVALID)
-        events.append(_new_event({str(key).lower(): value for key, value in element.items()}))
+        events.append(_new_event(_element_fields(element)))
     return events
 
 

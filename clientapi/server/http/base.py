@@ -20,6 +20,7 @@ import base64
 import binascii
 import json
 import logging
+import zlib
 from typing import Any, Mapping, Optional
 
 import tornado.web
@@ -42,6 +43,7 @@ EXPOSE_HEADERS = "Location, ES-Position, ES-CurrentVersion, Kurrent-Position, Ku
 # 401 from a controller (not allowed) and from the authentication middleware (bad credentials).
 CHALLENGE_NOT_ALLOWED = 'BasicCustom realm="ES"'
 CHALLENGE_BAD_CREDENTIALS = 'X-Basic realm="ESDB"'
+_COMPRESSION_WINDOWS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
 
 
@@ -171,7 +173,7 @@ class NodeHandler(tornado.web.RequestHandler):
     def negotiate(self, codecs: tuple[str, ...]) -> str:
         try:
             chosen = media.negotiate(self.request.headers.get("Accept"),
-                                     self.get_query_argument("format", None), codecs)
+                                     self.query_value("format"), codecs)
         except media.UnknownFormat:
             raise HttpProblem(500, "Internal Server Error", "Unknown format requested",
                               content_type=media.TEXT_PLAIN) from None
@@ -184,6 +186,11 @@ class NodeHandler(tornado.web.RequestHandler):
         self.finish()
 
     # --- request helpers -------------------------------------------------------------
+    def query_value(self, name: str) -> Optional[str]:
+        """The last `?name=` value (cheaper than get_query_argument on the hot path)."""
+        values = self.request.query_arguments.get(name)
+        return values[-1].decode("utf-8", "replace") if values else None
+
     def es_header(self, name: str) -> tuple[str, Optional[str]]:
         """(`ES-<name>` or `Kurrent-<name>` as sent, value), the Kurrent name winning."""
         headers = self.request.headers
@@ -243,7 +250,21 @@ class NodeHandler(tornado.web.RequestHandler):
         self.set_status(status, reason)
         if media_type is not None:
             self._headers["Content-Type"] = media.content_type_header(media_type)
+        if body:
+            body = self._compressed(body)
         self.finish(body or None)
+
+    def _compressed(self, body: bytes) -> bytes:
+        """The real server compresses only for `Accept-Encoding` of exactly gzip or deflate."""
+        wanted = self.request.headers.get("Accept-Encoding")
+        if wanted is None:
+            return body
+        wanted = wanted.strip().lower()
+        if wanted not in _COMPRESSION_WINDOWS:
+            return body
+        compressor = zlib.compressobj(6, zlib.DEFLATED, _COMPRESSION_WINDOWS[wanted])
+        self._headers["Content-Encoding"] = wanted
+        return compressor.compress(body) + compressor.flush()
 
     def reply_json(self, document: Any, status: int = 200, media_type: str = media.APPLICATION_JSON,
                    reason: Optional[str] = None) -> None:

@@ -95,7 +95,8 @@ class _Connection(asyncio.Protocol):
         self._buffer += data
         if self._current is None:
             self._serve_next()
-        elif len(self._buffer) > MAX_HEAD_BYTES and not self._paused_reading:
+        elif (len(self._buffer) > MAX_HEAD_BYTES and not self._paused_reading
+              and self.transport is not None):
             self.transport.pause_reading()  # pipelined requests wait for this one
             self._paused_reading = True
 
@@ -178,7 +179,7 @@ class _Connection(asyncio.Protocol):
         if not exchange.keep_alive:
             self.close()
             return
-        if self._paused_reading:
+        if self._paused_reading and self.transport is not None:
             self._paused_reading = False
             self.transport.resume_reading()
         if self._buffer:
@@ -234,7 +235,8 @@ class _Connection(asyncio.Protocol):
 
     def _chunked_body(self, headers: httputil.HTTPHeaders, version: str,
                       start: int) -> tuple[Optional[bytes], int]:
-        buffer, position, chunks, total = self._buffer, start, [], 0
+        buffer, position, total = self._buffer, start, 0
+        chunks: list[bytes] = []
         while True:
             line_end = buffer.find(b"\r\n", position)
             if line_end < 0:
@@ -265,7 +267,7 @@ class _Connection(asyncio.Protocol):
             position = data_start + size + 2
 
     def _maybe_continue(self, headers: httputil.HTTPHeaders, version: str) -> None:
-        if (not self._continue_sent and version == "HTTP/1.1"
+        if (not self._continue_sent and version == "HTTP/1.1" and self.transport is not None
                 and headers.get("Expect", "").lower() == "100-continue"):
             self._continue_sent = True
             self.transport.write(_CONTINUE)

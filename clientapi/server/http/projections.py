@@ -33,6 +33,8 @@ class ProjectionsHandlerBase(NodeHandler):
         if subsystem is None or not getattr(subsystem, "enabled", False):
             raise HttpProblem(404, "Not Found")
         await super().prepare()
+        if self.request.method != "OPTIONS":
+            self.require_authenticated()  # v20+: no anonymous access to the projections API
 
     @property
     def projections(self) -> Any:
@@ -80,11 +82,9 @@ class ProjectionsHandlerBase(NodeHandler):
         return statistics_document(projection, self.base_url, self.core.head_position())
 
     def require_manager(self, projection: Any) -> None:
-        """Changing a projection needs a user; system projections and configs need ops/admins."""
-        if projection is not None and projection.definition.is_system:
+        """Any user may change user projections; system projections need ops or admins."""
+        if projection.definition.is_system:
             self.require_ops()
-        else:
-            self.require_authenticated()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc_info = kwargs.get("exc_info")
@@ -112,7 +112,6 @@ class ModeHandler(ListHandler):
 
     async def post(self, kind: str) -> None:
         mode = MODE_BY_PATH[kind]
-        self.require_authenticated()
         self.require_source_content_type()
         handler_type = self.get_query_argument("type", "JS") or "JS"
         if handler_type.lower() != "js":
@@ -186,7 +185,7 @@ class _StateLikeHandler(ProjectionsHandlerBase):
         text, position = self.lookup(name, self.get_query_argument("partition", "") or "")
         self.set_header("Cache-Control", NO_CACHE)
         self.set_header("Vary", "Accept")
-        if position is not None and text is not None:
+        if position is not None:  # running: where it is, even for a partition with no state
             position_text = json.dumps(position, separators=(",", ":"))
             self.set_header("ES-Position", position_text)
             self.set_header("Kurrent-Position", position_text)

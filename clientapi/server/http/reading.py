@@ -55,7 +55,7 @@ class ReadHandler(NodeHandler):
     def embed(self) -> Embed:
         if self.media_type == media.TEXT_HTML:
             return Embed.PRETTY
-        return parse_embed(self.get_query_argument("embed", None))
+        return parse_embed(self.query_value("embed"))
 
     def resolve_links(self, default: bool) -> bool:
         return self.bool_header("ResolveLinkTos", default=default)

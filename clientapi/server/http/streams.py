@@ -18,7 +18,8 @@ from . import media
 from .all import ALL_PATTERN, AllPageHandler, serve_all_page
 from .appends import (AppendRejected, EventTooLarge, events_from_body, is_single_event_type,
                       parse_event_id)
-from .base import HttpProblem, NodeHandler, TrailingSlashHandler, bad_request
+from .base import HttpProblem, TrailingSlashHandler, bad_request
+from .filtered import ROUTES as FILTERED_ROUTES
 from .reading import (ReadHandler, empty_json_document, etag_hash, html_page, parse_count,
                       parse_event_number)
 
@@ -323,6 +324,7 @@ class PageHandler(StreamRequests):
 
 _META = {"meta": True}
 ROUTES: list[tuple] = [
+    *FILTERED_ROUTES,
     (rf"/streams/{ALL_PATTERN}/([^/]+)/(backward|forward)/([^/]+)", AllPageHandler),
     (rf"/streams/{ALL_PATTERN}/([^/]+)/([^/]+)", AllPageHandler),
     (rf"/streams/{STREAM}/", TrailingSlashHandler),
@@ -338,4 +340,4 @@ ROUTES: list[tuple] = [
     (rf"/streams/{STREAM}/([^/]+)", EventHandler),
 ]
 
-__all__ = ["ROUTES", "StreamHandler", "NodeHandler"]
+__all__ = ["ROUTES", "StreamHandler"]

@@ -10,27 +10,29 @@ with an empty feed, which is also what happens here without the header).
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from typing import Any, Optional
+from xml.sax.saxutils import escape, quoteattr
 
 from ..atom import Embed, entry_document, iso_timestamp, json_text
 from ..atom.entries import AUTHOR
-from ..atom.xml import XML_DECLARATION, json_to_xml
+from ..atom.xml import ATOM_NS, XML_DECLARATION, _entry_xml, json_to_xml
 from ..persistent import (NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP, GroupExists, GroupNotFound,
-                          parse_settings)
+                          UnknownStrategy, parse_settings)
 from ..persistent import documents
 from ..persistent.documents import (MSG_TYPE_CREATE, MSG_TYPE_DELETE, MSG_TYPE_REPLAY,
                                     MSG_TYPE_UPDATE)
 from ..persistent.store import parked_stream
 from . import media
-from .base import HttpProblem, NodeHandler, bad_request
+from .base import NodeHandler, bad_request
 from .reading import ReadHandler, parse_count, parse_event_number
 from .streams import StreamRequests
 
 MESSAGE_CODECS = (media.COMPETING_ATOM_XML, media.COMPETING_ATOM_JSON, media.KURRENT_COMPETING_ATOM_JSON)
 ADMIN_CODECS = media.ADMIN_JSON_CODECS
 LONG_POLL_CAP_SECONDS = 60.0
-_NACK_ACTIONS = {NACK_PARK: NACK_PARK, NACK_RETRY: NACK_RETRY, NACK_SKIP: NACK_SKIP, NACK_STOP: NACK_STOP}
+NACK_ACTIONS = frozenset({NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP})
 _BAD_MESSAGE_ID = "messageid should be a properly formed guid"
 
 
@@ -97,9 +99,9 @@ class SubscriptionsHandler(_SubscriptionHandler):
 
 
 class StreamSubscriptionsHandler(_SubscriptionHandler):
-    """`GET /subscriptions/{stream}`; also `POST /subscriptions/restart` (v20+)."""
+    """`GET /subscriptions/{stream}`."""
 
-    RESPONSE_CODECS = {"GET": ADMIN_CODECS, "POST": ADMIN_CODECS}
+    RESPONSE_CODECS = {"GET": ADMIN_CODECS}
 
     async def get(self, stream: str) -> None:
         groups = await self.subscriptions.list_groups(stream, self.principal)
@@ -108,9 +110,16 @@ class StreamSubscriptionsHandler(_SubscriptionHandler):
             return
         self.reply_document(await self.summaries(groups), root="SubscriptionSummary")
 
-    async def post(self, stream: str) -> None:
-        if stream != "restart":
-            raise HttpProblem(405, "Method Not Allowed")
+
+class RestartHandler(StreamSubscriptionsHandler):
+    """`POST /subscriptions/restart` (v20+); a GET there lists the groups of a stream so named."""
+
+    RESPONSE_CODECS = {"GET": ADMIN_CODECS, "POST": ADMIN_CODECS}
+
+    async def get(self) -> None:  # type: ignore[override]
+        await super().get("restart")
+
+    async def post(self) -> None:
         await self.subscriptions.restart(self.principal)
         self.reply_document("Restarting")
 
@@ -124,9 +133,40 @@ class _MessageReadHandler(_SubscriptionHandler, ReadHandler):
         self.client_gone = True
         super().on_connection_close()
 
+    async def read_messages(self, stream: str, group: str, count: int) -> None:
+        subscriptions = self.subscriptions
+        wait_seconds = _long_poll_seconds(self)
+        reading = subscriptions.read(stream, group, count, self.principal, _reader_id(self), wait_seconds)
+        try:
+            if wait_seconds:
+                task = asyncio.ensure_future(reading)
+                await self.wait(task)  # cancelled (messages handed back) if the client goes away
+                if task.cancelled():
+                    return
+                messages = task.result()
+            else:
+                messages = await reading
+        except GroupNotFound:
+            self.reply(404, b"", self.media_type)
+            return
+        if self.client_gone:
+            subscriptions.hand_back(stream, group, messages)
+            return
+        embed, base = self.embed(), self.base_url
+        if self.media_type == media.COMPETING_ATOM_XML:
+            body = _messages_xml(base, stream, group, count, messages, embed)
+        else:
+            body = json_text(documents.messages_feed(
+                base, stream, group, count, messages,
+                lambda message: entry_document(message.event, base, embed), {"name": AUTHOR},
+                iso_timestamp))
+        self.reply(200, body.encode("utf-8"), self.media_type)
+
 
 class GroupHandler(_MessageReadHandler):
     """`/subscriptions/{stream}/{group}`: PUT create, POST update, DELETE, GET one message."""
+
+    ALLOW_METHODS = ("PUT", "POST", "DELETE", "GET")
 
     RESPONSE_CODECS = {"PUT": ADMIN_CODECS, "POST": ADMIN_CODECS, "DELETE": ADMIN_CODECS,
                        "GET": MESSAGE_CODECS}
@@ -134,25 +174,29 @@ class GroupHandler(_MessageReadHandler):
 
     async def put(self, stream: str, group: str) -> None:
         self.subscriptions.require_ops(self.principal)  # before looking at the body, as v20+ does
-        settings = parse_settings(self._settings_body())
         location = {"location": documents.location(self.base_url, stream, group)}
         try:
+            settings = parse_settings(self._settings_body())
             await self.subscriptions.create(stream, group, settings, self.principal)
         except GroupExists as refused:
             self._reply_result(409, "AlreadyExists", str(refused), MSG_TYPE_CREATE, location)
-            return
-        self._reply_result(201, "Success", "", MSG_TYPE_CREATE, location)
+        except UnknownStrategy as refused:
+            self._reply_result(400, "Fail", str(refused), MSG_TYPE_CREATE, location)
+        else:
+            self._reply_result(201, "Success", "", MSG_TYPE_CREATE, location)
 
     async def post(self, stream: str, group: str) -> None:
         self.subscriptions.require_ops(self.principal)
-        settings = parse_settings(self._settings_body())
         location = {"location": documents.location(self.base_url, stream, group)}
         try:
+            settings = parse_settings(self._settings_body())
             await self.subscriptions.update(stream, group, settings, self.principal)
         except GroupNotFound as refused:
             self._reply_result(404, "DoesNotExist", str(refused), MSG_TYPE_UPDATE, location)
-            return
-        self._reply_result(200, "Success", "", MSG_TYPE_UPDATE, location)
+        except UnknownStrategy as refused:
+            self._reply_result(400, "Fail", str(refused), MSG_TYPE_UPDATE, location)
+        else:
+            self._reply_result(200, "Success", "", MSG_TYPE_UPDATE, location)
 
     async def delete(self, stream: str, group: str) -> None:
         try:
@@ -163,15 +207,17 @@ class GroupHandler(_MessageReadHandler):
         self._reply_result(200, "Success", "", MSG_TYPE_DELETE)
 
     async def get(self, stream: str, group: str) -> None:
-        await read_messages(self, stream, group, documents.DEFAULT_MESSAGE_COUNT)
+        await self.read_messages(stream, group, documents.DEFAULT_MESSAGE_COUNT)
 
-    def _settings_body(self) -> Optional[dict]:
+    def _settings_body(self) -> Any:
+        """The parsed JSON body; like the real server, a body that does not parse counts as
+        none (all defaults)."""
         if self.request_media_type == media.TEXT_XML:
             raise bad_request("XML subscription settings are not supported by this node; send JSON")
-        body = self.read_json_body()
-        if body is not None and not isinstance(body, dict):
-            raise bad_request("Invalid subscription settings")
-        return body
+        try:
+            return json.loads(self.request.body or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return None
 
     def _reply_result(self, status: int, result: str, reason: str, msg_type_id: int,
                       headers: Optional[dict] = None) -> None:
@@ -188,45 +234,11 @@ class MessagesHandler(_MessageReadHandler):
         count = int(count_text) if count_text.isdigit() else 0
         if not 1 <= count <= 100:
             raise bad_request(f"Message count must be an integer between 1 and 100 'count' ='{count}'")
-        await read_messages(self, stream, group, count)
-
-
-async def read_messages(handler: Any, stream: str, group: str, count: int) -> None:
-    subscriptions = handler.subscriptions
-    wait_seconds = _long_poll_seconds(handler)
-    reader = _reader_id(handler)
-    try:
-        if wait_seconds:
-            reading = subscriptions.read(stream, group, count, handler.principal, reader, wait_seconds)
-            task = asyncio.ensure_future(reading)
-            await handler.wait(task)  # cancelled (messages handed back) if the client goes away
-            if task.cancelled():
-                return
-            messages = task.result()
-        else:
-            messages = await subscriptions.read(stream, group, count, handler.principal, reader)
-    except GroupNotFound:
-        handler.reply(404, b"", handler.media_type)
-        return
-    if handler.client_gone:
-        subscriptions.hand_back(stream, group, messages)
-        return
-    embed = handler.embed()
-    base = handler.base_url
-    if handler.media_type == media.COMPETING_ATOM_XML:
-        body = _messages_xml(base, stream, group, count, messages, embed)
-    else:
-        body = json_text(documents.messages_feed(
-            base, stream, group, count, messages,
-            lambda message: entry_document(message.event, base, embed),
-            {"name": AUTHOR}, iso_timestamp))
-    handler.reply(200, body.encode("utf-8"), handler.media_type)
+        await self.read_messages(stream, group, count)
 
 
 def _messages_xml(base: str, stream: str, group: str, count: int, messages: list, embed: Embed) -> str:
-    from xml.sax.saxutils import escape, quoteattr
-
-    from ..atom.xml import ATOM_NS, _entry_xml
+    """competingatom+xml: the Atom XML feed, entries with their ack/nack links."""
     feed = documents.messages_feed(base, stream, group, count, messages, lambda m: {}, {"name": AUTHOR},
                                    iso_timestamp)
     parts = [f'{XML_DECLARATION}<feed xmlns="{ATOM_NS}">',
@@ -266,7 +278,11 @@ class InfoHandler(_SubscriptionHandler):
     RESPONSE_CODECS = {"GET": ADMIN_CODECS}
 
     async def get(self, stream: str, group: str) -> None:
-        found = await self.subscriptions.info(stream, group, self.principal)
+        try:
+            found = await self.subscriptions.info(stream, group, self.principal)
+        except GroupNotFound:  # the real server serializes "no such group" as an empty body
+            self.reply(404, b"", self.media_type)
+            return
         document = documents.detail(self.base_url, found, found.stats(),
                                     await self.core.last_event_number(stream), await found.parked_count())
         self.reply_document(document, root="SubscriptionInfo")
@@ -308,12 +324,24 @@ class AckHandler(_SubscriptionHandler):
         self.reply_accepted()
 
 
+class BulkAckHandler(MessagesHandler):
+    """`POST .../ack?ids=a,b`. The path also matches a message read (`.../{count}`), so a GET
+    here is one, with the count `ack` (a 400), as on the real server."""
+
+    async def get(self, stream: str, group: str) -> None:  # type: ignore[override]
+        await super().get(stream, group, "ack")
+
+    post = AckHandler.post
+
+
 class NackHandler(_SubscriptionHandler):
     """`POST .../nack/{id}?action=` and `POST .../nack?ids=a,b&action=` (park/retry/skip/stop)."""
 
     async def post(self, stream: str, group: str, message_id: Optional[str] = None) -> None:
         ids = _message_ids(message_id if message_id is not None else self.get_query_argument("ids", None))
-        action = _NACK_ACTIONS.get((self.get_query_argument("action", "") or "").lower(), NACK_RETRY)
+        action = (self.get_query_argument("action", "") or "").lower()
+        if action not in NACK_ACTIONS:  # missing or unknown: retry, as on the real server
+            action = NACK_RETRY
         await self.subscriptions.nack(stream, group, ids, action, self.principal)
         self.reply_accepted()
 
@@ -342,13 +370,14 @@ ROUTES = [
     (rf"/subscriptions/viewparkedmessages/{_SEGMENT}/{_SEGMENT}/{_SEGMENT}/(backward|forward)/{_SEGMENT}",
      ViewParkedHandler),
     (rf"{_GROUP}/ack/{_SEGMENT}", AckHandler),
-    (rf"{_GROUP}/ack", AckHandler),
+    (rf"{_GROUP}/ack", BulkAckHandler),
     (rf"{_GROUP}/nack/{_SEGMENT}", NackHandler),
     (rf"{_GROUP}/nack", NackHandler),
     (rf"{_GROUP}/info", InfoHandler),
     (rf"{_GROUP}/replayParked", ReplayParkedHandler),
     (rf"{_GROUP}/{_SEGMENT}", MessagesHandler),
     (_GROUP, GroupHandler),
+    (r"/subscriptions/restart", RestartHandler),
     (rf"/subscriptions/{_SEGMENT}", StreamSubscriptionsHandler),
     (r"/subscriptions", SubscriptionsHandler),
 ]

@@ -6,10 +6,14 @@ case-insensitively, like the real server's JSON deserializer; output uses its ca
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from ..core.errors import BadRequest
+
+log = logging.getLogger(__name__)
 
 ROUND_ROBIN = "RoundRobin"
 DISPATCH_TO_SINGLE = "DispatchToSingle"
@@ -79,20 +83,29 @@ _FIELDS: dict[str, tuple[str, str]] = {
     "maxsubscribercount": ("max_subscriber_count", "int"),
 }
 
-_INVALID_BODY = "Invalid subscription settings"  # our text: the real server fails deserialization with a 400
+class UnknownStrategy(BadRequest):
+    """The named consumer strategy does not exist (the real server's `Fail` result)."""
+
+
+class _Unreadable(Exception):
+    """The body does not deserialize into the settings object."""
 
 
 def _coerce(value: Any, kind: str) -> Any:
-    # The real deserializer is lenient about JSON types the way Json.NET is: "10" and 10.0 become 10,
-    # "true" becomes True; anything else is a bad request.
+    # Json.NET's conversions: "10" and 10.0 become 10, "true" becomes True, 1 becomes True;
+    # anything else fails the whole body.
     if kind == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("true", "false"):
-            return value.lower() == "true"
-        raise BadRequest(_INVALID_BODY)
+        if isinstance(value, (bool, int)) and not isinstance(value, float):
+            return bool(value)
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise _Unreadable
+    if kind == "str":
+        if isinstance(value, (dict, list)):
+            raise _Unreadable
+        return value if isinstance(value, str) else json.dumps(value)
     if isinstance(value, bool):
-        raise BadRequest(_INVALID_BODY)
+        raise _Unreadable
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -102,50 +115,57 @@ def _coerce(value: Any, kind: str) -> Any:
             return int(value.strip())
         except ValueError:
             pass
-    raise BadRequest(_INVALID_BODY)
+    raise _Unreadable
 
 
-def parse_settings(body: Optional[dict]) -> GroupSettings:
-    """Settings from a PUT/POST body (None or {} = all defaults). Raises BadRequest."""
-    if body is None:
-        body = {}
+def _read_body(body: Any) -> dict[str, Any]:
+    """The members the real server's deserializer would set, by wire name (lower-cased).
+
+    Like it (Json.NET with NullValueHandling and DefaultValueHandling Ignore), a null, 0 or
+    false value leaves the member at its default: `"maxRetryCount": 0` means 10.
+    """
     if not isinstance(body, dict):
-        raise BadRequest(_INVALID_BODY)
-    values: dict[str, Any] = {}
-    strategy: Optional[str] = None
-    prefer_round_robin = True  # the real server's default when neither key is given
-    start_position: Optional[str] = None
+        raise _Unreadable
+    found: dict[str, Any] = {}
     for key, value in body.items():
         lowered = key.lower()
-        if lowered in _FIELDS:
-            if value is None:
-                continue
-            field, kind = _FIELDS[lowered]
-            values[field] = _coerce(value, kind)
-        elif lowered == "namedconsumerstrategy":
-            strategy = value if isinstance(value, str) else None
-        elif lowered == "preferroundrobin" and value is not None:
-            prefer_round_robin = _coerce(value, "bool")
-        elif lowered == "startposition" and value is not None:
-            start_position = str(value)
-    if start_position is not None:  # v21+: overrides startFrom
+        kind = "str" if lowered in ("namedconsumerstrategy", "startposition") else (
+            "bool" if lowered in ("preferroundrobin",) else _FIELDS.get(lowered, (None, None))[1])
+        if kind is None or value is None:
+            continue
+        coerced = _coerce(value, kind)
+        if coerced is False or (kind == "int" and coerced == 0):
+            continue
+        found[lowered] = coerced
+    return found
+
+
+def parse_settings(body: Any) -> GroupSettings:
+    """Settings from a PUT/POST body (already parsed JSON; None = no body).
+
+    A body that does not deserialize (not an object, wrongly typed values) counts as no
+    body at all, as on the real server: every setting takes its default. Raises BadRequest
+    for the real server's validation failures and UnknownStrategy for a strategy it lacks.
+    """
+    try:
+        found = _read_body(body if body is not None else {})
+    except _Unreadable:
+        found = {}
+        log.info("unreadable subscription settings; using the defaults")
+    values = {_FIELDS[name][0]: value for name, value in found.items() if name in _FIELDS}
+    if "startposition" in found:  # v21+: overrides startFrom
         try:
-            values["start_from"] = int(start_position)
+            values["start_from"] = int(found["startposition"])
         except ValueError:
-            raise BadRequest(_INVALID_BODY) from None
-    if not strategy:  # only consulted when no strategy is named (old clients)
-        strategy = ROUND_ROBIN if prefer_round_robin else DISPATCH_TO_SINGLE
-    values["named_consumer_strategy"] = _canonical_strategy(strategy)
-    settings = GroupSettings(**values)
+            raise BadRequest(f"Start position ({found['startposition']}) is not a number") from None
+    strategy = found.get("namedconsumerstrategy", ROUND_ROBIN)
+    if not strategy:  # old clients: an empty name defers to preferRoundRobin
+        strategy = ROUND_ROBIN if found.get("preferroundrobin") else DISPATCH_TO_SINGLE
+    settings = GroupSettings(**values, named_consumer_strategy=strategy)
     validate(settings)
+    if strategy not in STRATEGIES:
+        raise UnknownStrategy(f"Consumer strategy {strategy} does not exist.")
     return settings
-
-
-def _canonical_strategy(name: str) -> str:
-    for known in STRATEGIES:
-        if known == name:
-            return known
-    raise BadRequest(f"Consumer strategy {name} does not exist.")
 
 
 def validate(settings: GroupSettings) -> None:

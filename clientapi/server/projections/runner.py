@@ -110,7 +110,6 @@ class ProjectionRunner:
             state.source = self._handler.source
             await self._restore()
             state.status = "Running"
-            state.reason = ""
             state.started = True
             state.head_at_start = self._core.head_position()
             await self._process_until_stopped()

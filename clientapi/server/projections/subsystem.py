@@ -114,6 +114,8 @@ class ProjectionsSubsystem:
     def _launch(self, projection: Projection) -> None:
         if not self._may_run(projection.definition) or projection.is_running:
             return
+        projection.run.status = "Starting"  # until the runner has compiled and loaded its checkpoint
+        projection.run.reason = ""
         projection.runner = ProjectionRunner(self.core, projection.definition, _make_handler, projection.run)
         projection.runner.start()
 
@@ -196,7 +198,8 @@ class ProjectionsSubsystem:
         return projection
 
     def state_of(self, name: str, partition: str = "") -> tuple[Optional[str], Optional[dict]]:
-        """(state JSON text or None, checkpoint tag document for ES-Position or None)."""
+        """(state JSON text or None, checkpoint tag document for ES-Position, None when the
+        projection is not running)."""
         projection = self.get(name)
         run = projection.run
         if run.status not in ("Running", "Completed") or run.position is None:
