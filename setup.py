@@ -15,7 +15,9 @@ setup(
     extras_require={
         # The JavaScript engine for user projections (V8, embedded): heavy, so optional.
         "projections": ["mini-racer>=0.12"],
-        "test": ["pytest>=7", "pytest-tornado>=0.8", "hypothesis>=6", "mini-racer>=0.12"],
+        # tornado's curl client keeps connections alive (its simple client does not); used when present.
+        "curl": ["pycurl>=7.43"],
+        "test": ["pytest>=7", "pytest-tornado>=0.8", "hypothesis>=6", "mini-racer>=0.12", "pycurl>=7.43"],
     },
     entry_points={
         "pytest11": ["clientapi = clientapi.pytest_plugin"],

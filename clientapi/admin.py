@@ -131,7 +131,8 @@ class Admin(ClientSection):
     @operation
     def scavenge(self, start_from_chunk: int = 0, threads: int = 1, *,
                  credentials: CredentialsLike = None) -> str:
-        """Start a scavenge (`POST /admin/scavenge`); returns its id. Needs $ops or $admins."""
+        """Start a scavenge (`POST /admin/scavenge`); returns its id ("" from 3.x servers,
+        which do not name scavenges). Needs $ops or $admins."""
         query = "startFromChunk={}&threads={}".format(
             _check_non_negative("start_from_chunk", start_from_chunk), check.check_int("threads", threads))
         if threads < 1:
@@ -141,7 +142,10 @@ class Admin(ClientSection):
         return self._scavenge(request, self._auth(credentials))
 
     async def _scavenge(self, request: Request, auth: Optional[Credentials]) -> str:
-        document = await self._json(request, auth, **_ENDPOINT_MISSING)
+        response = await self._exchange(request, auth, (200,), **_ENDPOINT_MISSING)
+        if not response.body.strip():
+            return ""  # 3.x servers start a scavenge without naming it
+        document = decoding.parse_json_body(response, media_types=frozenset({JSON}))
         scavenge_id = document.get("scavengeId") if isinstance(document, dict) else None
         if not isinstance(scavenge_id, str) or not scavenge_id:
             raise ProtocolError("the scavenge answer has no scavengeId", request=request.describe())

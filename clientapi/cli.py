@@ -20,20 +20,17 @@ import sys
 import time
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, TextIO
 
-from urllib.parse import quote
-
 from . import errors
-from .admin import JSON, ClientSection
 from .client import PAGE_LIMIT, Client
 from .events import ReadEvent, WriteEvent
-from .faces import operation
-from .wire import Request
 
 __all__ = ["main", "build_parser", "event_document", "write_events_from_json", "Progress"]
 
 PROG = "clientapi"
 ALL = "$all"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+PROJECTION_SUMMARY = ("name", "mode", "status", "progress", "eventsProcessedAfterRestart")
+PROJECTION_LISTS = ("any", "all-non-transient", "continuous", "onetime", "transient")
 ENVIRONMENT = {"host": "CLIENTAPI_HOST", "port": "CLIENTAPI_PORT", "user": "CLIENTAPI_USER",
                "password": "CLIENTAPI_PASSWORD"}
 
@@ -260,6 +257,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="JSON metadata for every event (with --type)")
     append.add_argument("--expected-version", type=int, default=-2, metavar="N",
                         help="-2 any (default), -1 no stream yet, -4 stream exists, N last event number")
+    append.add_argument("--batch-size", type=int, default=None, metavar="N",
+                        help="send N events per request (then only each batch is atomic; the "
+                             "expected version applies to the first); default: all in one")
 
     read = _add_command(commands, "read", "print the events of a stream or of $all", (
         "Print events as JSON lines, oldest first (or newest first with --backward).\n"
@@ -375,7 +375,14 @@ def command_append(client: Client, arguments: argparse.Namespace, out: TextIO) -
     events = write_events_from_json(documents, arguments.event_type, metadata)
     if not events:
         raise Failure("no events to append")
-    numbers = client.append_to_stream(arguments.stream, events, arguments.expected_version)
+    size = arguments.batch_size or len(events)
+    if size <= 0:
+        raise Failure("--batch-size must be positive")
+    numbers: List[int] = []
+    expected = arguments.expected_version
+    for first in range(0, len(events), size):
+        numbers += client.append_to_stream(arguments.stream, events[first:first + size], expected)
+        expected = numbers[-1]  # each later batch follows right after the previous one
     out.write(_json_line({"stream": arguments.stream, "eventNumbers": numbers}))
     return EXIT_OK
 
@@ -491,12 +498,11 @@ def command_tail(client: Client, arguments: argparse.Namespace, out: TextIO) -> 
         else:
             logging.getLogger("clientapi.cli").warning("tail: %s (retrying)", error)
 
-    subscribing = _subscriber(client)
     if arguments.stream == ALL:
-        subscription = subscribing.subscribe_all(on_event, arguments.from_start, on_error=on_error)
+        subscription = client.subscribe_all(on_event, arguments.from_start, on_error=on_error)
     else:
-        subscription = subscribing.subscribe(arguments.stream, on_event, arguments.from_start,
-                                             on_error=on_error)
+        subscription = client.subscribe(arguments.stream, on_event, arguments.from_start,
+                                        on_error=on_error)
     try:
         client.wait()
     except KeyboardInterrupt:
@@ -508,26 +514,22 @@ def command_tail(client: Client, arguments: argparse.Namespace, out: TextIO) -> 
     return EXIT_OK
 
 
-def _subscriber(client: Client) -> Any:
-    if hasattr(client, "subscribe"):
-        return client
-    # A Client without the subscription methods mixed in: lend it them (they work on the
-    # client's own runner, transport and credentials).
+def _client_class() -> type:
+    """Client, with the catch-up subscription methods mixed in if it does not have them yet
+    (they work on the client's own runner, transport and credentials)."""
     from .subscriptions import CatchUpSubscriptions
 
-    client.__class__ = type("SubscribingClient", (type(client), CatchUpSubscriptions), {})
-    return client
-
-
-PROJECTION_SUMMARY = ("name", "mode", "status", "progress", "eventsProcessedAfterRestart")
-PROJECTION_LISTS = ("any", "all-non-transient", "continuous", "onetime", "transient")
+    if issubclass(Client, CatchUpSubscriptions):
+        return Client
+    return type("Client", (Client, CatchUpSubscriptions), {})
 
 
 def command_projections_list(client: Client, arguments: argparse.Namespace, out: TextIO) -> int:
     for projection in _projections(client).list(arguments.mode):
-        if not arguments.full and isinstance(projection, dict):
-            projection = {key: projection.get(key) for key in PROJECTION_SUMMARY}
-        out.write(_json_line(projection))
+        document = projection.document
+        if not arguments.full:
+            document = {key: document.get(key) for key in PROJECTION_SUMMARY}
+        out.write(_json_line(document))
     return EXIT_OK
 
 
@@ -540,9 +542,12 @@ def command_projections_create(client: Client, arguments: argparse.Namespace, ou
                 query = handle.read()
         except OSError as error:
             raise Failure("cannot read {}: {}".format(arguments.file, error.strerror)) from None
-    _projections(client).create(arguments.name, query, arguments.mode, emit=arguments.emit,
-                                enabled=not arguments.disabled)
-    out.write(_json_line({"name": arguments.name, "mode": arguments.mode}))
+    projections, enabled = _projections(client), not arguments.disabled
+    if arguments.mode == "onetime":
+        name = projections.create_one_time(query, arguments.name, enabled=enabled, emit=arguments.emit)
+    else:
+        name = projections.create_continuous(arguments.name, query, enabled=enabled, emit=arguments.emit)
+    out.write(_json_line({"name": name, "mode": arguments.mode}))
     return EXIT_OK
 
 
@@ -551,48 +556,12 @@ def command_projections_state(client: Client, arguments: argparse.Namespace, out
     return EXIT_OK
 
 
-class ProjectionCommands(ClientSection):
-    """The three projection calls the command needs, on the client's transport."""
-
-    @operation
-    def list(self, mode: str = "any") -> List[dict]:
-        if mode not in PROJECTION_LISTS:
-            raise ValueError("mode must be one of {}".format(", ".join(PROJECTION_LISTS)))
-        request = Request("GET", "/projections/" + mode, headers={"Accept": JSON})
-        return self._listing(request, self._auth(None))
-
-    async def _listing(self, request: Request, auth: Any) -> List[dict]:
-        document = await self._json(request, auth)
-        projections = document.get("projections") if isinstance(document, dict) else None
-        if not isinstance(projections, list):
-            raise errors.ProtocolError("no projections list in the answer", request=request.describe())
-        return projections
-
-    @operation
-    def create(self, name: str, query: str, mode: str = "continuous", *, emit: bool = False,
-               enabled: bool = True) -> None:
-        flags = "name={}&type=JS&enabled={}&emit={}".format(
-            quote(name, safe=""), "true" if enabled else "false", "true" if emit else "false")
-        request = Request("POST", "/projections/" + mode, query=flags,
-                          headers={"Accept": JSON, "Content-Type": "application/javascript"},
-                          body=query.encode("utf-8"), retryable=False)
-        return self._no_result(request, self._auth(None), (201,))
-
-    @operation
-    def state(self, name: str, partition: Optional[str] = None) -> Any:
-        query = "partition=" + quote(partition, safe="") if partition is not None else ""
-        request = Request("GET", "/projection/{}/state".format(quote(name, safe="")), query=query,
-                          headers={"Accept": JSON})
-        return self._state(request, self._auth(None))
-
-    async def _state(self, request: Request, auth: Any) -> Any:
-        response = await self._exchange(request, auth, (200,))
-        # Empty while the projection has no state yet (or is not running).
-        return json.loads(response.body.decode("utf-8")) if response.body.strip() else None
-
-
-def _projections(client: Client) -> ProjectionCommands:
-    return ProjectionCommands(client)
+def _projections(client: Client) -> Any:
+    section = getattr(client, "projections", None)
+    if section is None:  # a Client without the property wired in yet
+        from .projections import Projections
+        section = Projections(client)
+    return section
 
 
 def _user_document(user: Any) -> dict:
@@ -663,7 +632,7 @@ def make_client(arguments: argparse.Namespace) -> Client:
         options["retries"] = arguments.retries
     if arguments.seeds:
         options.update(seeds=arguments.seeds, prefer=arguments.prefer)
-    return Client(arguments.host, arguments.port, **options)
+    return _client_class()(arguments.host, arguments.port, **options)
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -6,16 +6,22 @@ transport and parses the answers with `wire` again.
 """
 from __future__ import annotations
 
-import dataclasses
 import asyncio
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, List, Optional, Tuple
+import dataclasses
+import functools
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple
 
 from tornado.ioloop import IOLoop
 
+from .admin import Admin
 from .errors import EventNotFound, StreamAlreadyExists, StreamNotFound, WrongExpectedVersion
 from .events import AllEventsSlice, ReadEvent, WriteEvent
 from .faces import LoopRunner, operation
+from .persistent import PersistentSubscriptions
+from .projections import Projections
+from .subscriptions import CatchUpSubscriptions
 from .transport import Transport, TransportSettings
+from .users import Users
 from .wire import Credentials, CredentialsLike, Request, Response, as_credentials
 from .wire import arguments as check
 from .wire import decoding, requests
@@ -29,7 +35,7 @@ PAGE_LIMIT = 4096
 STREAM_CREATED = "$stream-created"
 
 
-class Client:
+class Client(CatchUpSubscriptions, PersistentSubscriptions):
     """HTTP client for EventStore 3.x-5.x, EventStoreDB 20.x-24.x (with AtomPub enabled),
     KurrentDB 25 and the embedded node.
 
@@ -108,8 +114,27 @@ class Client:
         """"curl" or "simple": the tornado HTTP client in use."""
         return self._settings.engine
 
+    @functools.cached_property
+    def projections(self) -> Projections:
+        """The projections API (`client.projections.create_continuous(...)`, ...)."""
+        return Projections(self)
+
+    @functools.cached_property
+    def users(self) -> Users:
+        """The users API (needs an admin, except for reading and changing one's own)."""
+        return Users(self)
+
+    @functools.cached_property
+    def admin(self) -> Admin:
+        """Operational calls: ping, info, stats, scavenge, shutdown."""
+        return Admin(self)
+
     def close(self) -> None:
-        """Close connections and the private IOLoop. Idempotent."""
+        """Stop this client's subscriptions, close connections and the private IOLoop.
+        Idempotent."""
+        if not self._runner.closed:
+            self._close_subscriptions()
+            self._close_persistent_subscriptions()
         self._runner.close()
 
     def __enter__(self) -> "Client":
@@ -156,13 +181,19 @@ class Client:
         `embed=body` omits non-JSON payloads; only when the page holds such events is it
         read a second time at `embed=tryharder` to fill them in."""
         page = await self._fetch_page(request, auth, single)
-        texts: Dict[Any, str] = {}
-        if any(decoding.needs_text(entry) for entry in page.entries):
+        events = decoding.read_events_from_entries(page.entries)
+        # data None marks an entry without its payload (checked on the events: one cheap pass)
+        lacking = [index for index, event in enumerate(events)
+                   if event.data is None and decoding.needs_text(page.entries[index])]
+        if lacking:
             again = dataclasses.replace(request, query="embed=" + requests.TEXT_EMBED)
             full = await self._fetch_page(again, auth, single)
             texts = {decoding.entry_key(entry): entry["data"] for entry in full.entries
                      if isinstance(entry.get("data"), str)}
-        return page, decoding.read_events_from_entries(page.entries, texts)
+            for index in lacking:
+                entry = page.entries[index]
+                events[index] = decoding.read_event_from_entry(entry, texts.get(decoding.entry_key(entry)))
+        return page, events
 
     # --- streams ----------------------------------------------------------------------
     @operation

@@ -7,15 +7,17 @@ states Leader/Follower), `ClusterView` (which member leads, which follow).
 Async part: `ClusterRouter` keeps the last view and the addresses it knows (the seeds
 and every member seen), asks them for `/gossip` when it has no usable view, and tells the
 transport where to send each request: to the leader by default; a plain stream or `$all`
-read to a follower when the client asked for `prefer="follower"`. A node that fails is
-forgotten until the next discovery, which happens on the next request. Gossip is
-anonymous on every server version, so discovery never sends credentials.
+read to a follower when the client asked for `prefer="follower"`. The view is dropped
+(and the next request rediscovers) when a node fails or a redirect shows the leader moved,
+and refreshed when it is older than a minute. Gossip is anonymous on every server
+version, so discovery never sends credentials.
 """
 from __future__ import annotations
 
 import json
 import logging
 import random
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 from typing import Any, Awaitable, Callable, Iterable, List, Optional, Sequence, Tuple
@@ -33,6 +35,7 @@ __all__ = ["Member", "ClusterView", "ClusterRouter", "NoLeader", "parse_seeds", 
 log = logging.getLogger("clientapi.cluster")
 
 DEFAULT_PORT = 2113
+DEFAULT_REFRESH_SECONDS = 60.0
 LEADER_STATES = frozenset({"leader", "master"})
 FOLLOWER_STATES = frozenset({"follower", "slave"})
 READ_ONLY_STATES = frozenset({"readonlyreplica"})
@@ -270,8 +273,13 @@ class ClusterRouter:
     fetch_gossip: GossipFetcher
     prefer: str = "leader"
     view: Optional[ClusterView] = None
+    # A view this old is refreshed before the next request (members come and go even when
+    # nothing fails); if the refresh finds no leader the old view is kept.
+    refresh_seconds: float = DEFAULT_REFRESH_SECONDS
+    clock: Callable[[], float] = time.monotonic
     _known: List[Address] = field(default_factory=list, init=False)
     _failed: set = field(default_factory=set, init=False)
+    _view_time: float = field(default=0.0, init=False)
 
     def __post_init__(self) -> None:
         if self.prefer not in PREFERENCES:
@@ -302,7 +310,7 @@ class ClusterRouter:
             if view.leader() is None:
                 problems.append("{}: no live leader in its gossip".format(format_address(address)))
                 continue
-            self.view = view
+            self.view, self._view_time = view, self.clock()
             self._failed.clear()
             leader = view.leader()
             log.info("cluster view from %s: leader %s, %d follower(s)", format_address(address),
@@ -314,7 +322,14 @@ class ClusterRouter:
 
     async def address_for(self, method: str, path: str) -> Tuple[Address, bool]:
         """(address, to_leader) for a request; discovers when there is no usable view."""
-        view = self.view or await self.discover()
+        view = self.view
+        if view is not None and self.clock() - self._view_time > self.refresh_seconds:
+            try:
+                view = await self.discover()
+            except NoLeader:
+                self.view, self._view_time = view, self.clock()  # keep what worked so far
+        if view is None:
+            view = await self.discover()
         if reads_may_use_follower(method, path) and self.prefer != "leader":
             member = view.choose(self.prefer)
         else:

@@ -28,7 +28,7 @@ from typing import Any, Dict, List, Optional
 from urllib.parse import quote, urlencode
 
 from .admin import JSON, ClientSection
-from .errors import EventStoreError, HttpError, ProtocolError, Timeout
+from .errors import EventStoreError, HttpError, ProtocolError, StreamNotFound, Timeout
 from .faces import operation
 from .wire import Credentials, CredentialsLike, Request, Response
 from .wire import arguments as check
@@ -492,20 +492,26 @@ class Projections(ClientSection):
         return position if isinstance(position, dict) else None
 
     async def _target(self, position: dict, credentials: CredentialsLike) -> "_Target":
-        """Where the source ends now: the newest `$all` position, or (stream sources on
-        servers that only report stream numbers) each source stream's last event number."""
-        if isinstance(position.get("$p"), int):
-            newest = await self._client.read_all_events_backward_async(-1, -1, 1, credentials=credentials)
-            return _Target(prepare=newest.prepare_position if len(newest) else -1)
+        """Where the source ends now: for stream sources (their position has `$s`) each
+        source stream's last event number, else the newest `$all` position."""
         streams = position.get("$s")
         if isinstance(streams, dict):
             ends = {}
             for stream in streams:
-                events = await self._client.read_stream_events_backward_async(
-                    stream, -1, 1, resolve_links=False, credentials=credentials)
-                ends[stream] = events[0].event_number if events else -1
+                ends[stream] = await self._last_event_number(stream, credentials)
             return _Target(streams=ends)
+        if isinstance(position.get("$p"), int):
+            newest = await self._client.read_all_events_backward_async(-1, -1, 1, credentials=credentials)
+            return _Target(prepare=newest.prepare_position if len(newest) else -1)
         return _Target()
+
+    async def _last_event_number(self, stream: str, credentials: CredentialsLike) -> int:
+        try:
+            events = await self._client.read_stream_events_backward_async(
+                stream, -1, 1, resolve_links=False, credentials=credentials)
+        except StreamNotFound:
+            return -1
+        return events[0].event_number if events else -1
 
     # --- the 2013 client's names -----------------------------------------------------------
     @operation

@@ -126,7 +126,7 @@ async def retrying(attempt: Callable[[], Awaitable[T]], backoff: Backoff, *, ret
             if on_failure is not None:
                 on_failure(error)
             pause = backoff.delay(retry_number)
-            # `error` and `what` never hold credentials (requests describe themselves by path).
-            log.warning("%s failed (%s); retry %d of %d in %.3f s", what, error, retry_number,
-                        backoff.max_retries, pause)
+            # Errors never hold credentials (requests describe themselves by method and path).
+            subject = str(error) if error.request else "{}: {}".format(what, error)
+            log.warning("%s; retry %d of %d in %.3f s", subject, retry_number, backoff.max_retries, pause)
             await sleep(pause)

@@ -2,7 +2,7 @@
 
     python -m clientapi.server [--host 127.0.0.1] [--port 2113] [--db DIR | --mem]
         [--run-projections none|system|all] [--start-standard-projections] [--insecure]
-        [--log-level LEVEL]
+        [--tls | --tls-cert FILE --tls-key FILE] [--log-level LEVEL]
 
 Without --db the node keeps everything in memory (as with --mem). Prints one line with
 its URL once it accepts connections.
@@ -14,6 +14,7 @@ import asyncio
 import logging
 import signal
 import sys
+import tempfile
 from typing import Optional, Sequence
 
 from .node import Node
@@ -30,6 +31,10 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--run-projections", choices=("none", "system", "all"), default="none")
     parser.add_argument("--start-standard-projections", action="store_true")
     parser.add_argument("--insecure", action="store_true", help="turn authorization off")
+    parser.add_argument("--tls", action="store_true",
+                        help="serve https with a self-signed test certificate made at start")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve https with this certificate (PEM)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
     parser.add_argument("--log-level", default="WARNING",
                         type=lambda value: value.upper(),
                         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
@@ -37,9 +42,12 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 async def serve(arguments: argparse.Namespace) -> None:
+    if arguments.tls and not arguments.tls_cert:
+        arguments.tls_cert, arguments.tls_key = self_signed_certificate()
     node = Node(host=arguments.host, port=arguments.port, db=None if arguments.mem else arguments.db,
                 insecure=arguments.insecure, run_projections=arguments.run_projections,
-                start_standard_projections=arguments.start_standard_projections)
+                start_standard_projections=arguments.start_standard_projections,
+                tls_cert=arguments.tls_cert, tls_key=arguments.tls_key)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -57,10 +65,22 @@ async def serve(arguments: argparse.Namespace) -> None:
         await node.stop_async()
 
 
+def self_signed_certificate() -> tuple[str, str]:
+    """A fresh self-signed certificate for --tls; its path goes to stderr so clients can trust it."""
+    from .tls import make_self_signed_certificate
+    directory = tempfile.mkdtemp(prefix="clientapi-node-tls-")
+    pair = make_self_signed_certificate(directory)
+    print(f"self-signed test certificate: {pair.cert_file}", file=sys.stderr, flush=True)
+    return pair.cert_file, pair.key_file
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     arguments = parse_arguments(argv)
     logging.basicConfig(level=arguments.log_level,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if (arguments.tls_cert is None) != (arguments.tls_key is None):
+        print("--tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
     try:
         asyncio.run(serve(arguments))
     except OSError as error:

@@ -1,6 +1,6 @@
 """The embedded node: core + subsystems + HTTP server, in-process or as a process.
 
-    node = Node(port=0)          # in memory, a free port
+    node = Node(port=0)          # in memory, a free port (tls_cert=/tls_key= for https)
     node.start()                 # own thread + IOLoop; returns once it accepts connections
     node.url                     # "http://127.0.0.1:<port>"
     node.stop()                  # or `with Node() as node: ...`
@@ -29,7 +29,8 @@ class Node:
 
     def __init__(self, host: str = "127.0.0.1", port: int = 2113, db: Optional[str] = None,
                  insecure: bool = False, run_projections: str = "none",
-                 start_standard_projections: bool = False):
+                 start_standard_projections: bool = False, tls_cert: Optional[str] = None,
+                 tls_key: Optional[str] = None):
         if run_projections not in ("none", "system", "all"):
             raise ValueError(f"run_projections must be none, system or all, not {run_projections!r}")
         self.host = host
@@ -38,6 +39,10 @@ class Node:
         self.insecure = insecure
         self.run_projections = run_projections
         self.start_standard_projections = start_standard_projections
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
         self.instance_id = uuid.uuid4()
         self.epoch_id = uuid.uuid4()
         self.core: Any = None
@@ -54,7 +59,8 @@ class Node:
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        scheme = "https" if self.tls_cert else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     # --- on the caller's loop --------------------------------------------------------------
     async def start_async(self) -> None:
@@ -76,7 +82,12 @@ class Node:
             await self.projections.start()
             sockets = bind_sockets(self.port, self.host, family=_family(self.host), reuse_port=False)
             self.port = sockets[0].getsockname()[1]
-            self._server = HttpServer(build_app(self), max_body_size=MAX_BODY_BYTES)
+            ssl_context = None
+            if self.tls_cert and self.tls_key:
+                from .tls import server_ssl_context
+                ssl_context = server_ssl_context(self.tls_cert, self.tls_key)
+            self._server = HttpServer(build_app(self), max_body_size=MAX_BODY_BYTES,
+                                      ssl_context=ssl_context)
             await self._server.add_sockets(sockets)
         except BaseException:
             await self._close_subsystems()

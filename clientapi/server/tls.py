@@ -4,7 +4,7 @@
     Node(port=0, tls_cert=pair.cert_file, tls_key=pair.key_file)
     Client(host, port, https=True, ca_file=pair.cert_file)
 
-The certificate is made with the `openssl` command (no Python dependency): an RSA key,
+The certificate is made with the `openssl` command (no Python dependency): an EC P-256 key,
 valid for two days, for 127.0.0.1, ::1 and localhost (plus any names given). Being
 self-signed it is its own CA, so clients verify the node by passing it as their CA file.
 It is meant for tests and local trials only.
@@ -60,7 +60,10 @@ def make_self_signed_certificate(directory: str, names: Iterable[str] = DEFAULT_
         raise ValueError("give at least one host name or address for the certificate")
     os.makedirs(directory, exist_ok=True)
     pair = CertificatePair(os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem"))
-    arguments = [command, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+    # An EC P-256 key: made in milliseconds (RSA keys take a noticeable while) and supported
+    # by every TLS stack the client may use.
+    arguments = [command, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                 "-nodes", "-sha256",
                  "-days", str(VALID_DAYS), "-keyout", pair.key_file, "-out", pair.cert_file,
                  "-subj", "/CN=" + common_name.replace("/", " "),
                  "-addext", "subjectAltName=" + _subject_alt_names(names),

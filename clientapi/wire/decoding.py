@@ -5,7 +5,6 @@ import contextlib
 import gc
 import json
 import re
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
@@ -183,12 +182,9 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
         link_metadata=_metadata(entry.get("linkMetaData")))
 
 
-def read_events_from_entries(entries: List[dict], texts: Dict[Any, str]) -> List[ReadEvent]:
-    """A page's entries as ReadEvents; `texts` holds payloads from a `tryharder` read,
-    by `entry_key`."""
+def read_events_from_entries(entries: List[dict]) -> List[ReadEvent]:
+    """A page's entries as ReadEvents (those that `needs_text` get data None)."""
     with gc_paused():
-        if texts:
-            return [read_event_from_entry(entry, texts.get(entry_key(entry))) for entry in entries]
         return [read_event_from_entry(entry) for entry in entries]
 
 

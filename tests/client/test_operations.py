@@ -1,7 +1,6 @@
 """Every operation against the embedded node over real sockets, in all three modes
 (blocking, `_async` with callbacks driven by wait(), `await` inside user async code)."""
 import datetime
-import uuid
 
 import pytest
 

@@ -42,16 +42,19 @@ class NodeProcess:
     def url(self) -> str:
         return "http://{}:{}".format(self.host, self.port)
 
-    def start(self) -> None:
+    def _spawn(self, stdout: int) -> None:
         environment = dict(os.environ)
         environment["PYTHONPATH"] = os.pathsep.join(
             part for part in (REPOSITORY_ROOT, environment.get("PYTHONPATH")) if part)
-        began = time.monotonic()
         with open(self.stderr_path, "ab") as stderr:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "clientapi.server", "--port", str(self.port),
                  "--db", self.db, "--log-level", "ERROR", *self.extra_arguments],
-                stdout=subprocess.PIPE, stderr=stderr, env=environment)
+                stdout=stdout, stderr=stderr, env=environment)
+
+    def start(self) -> None:
+        began = time.monotonic()
+        self._spawn(subprocess.PIPE)
         line = self._first_line(began + START_TIMEOUT_SECONDS)
         if b"listening" not in line:
             self.kill()
@@ -59,6 +62,13 @@ class NodeProcess:
                 line, self.stderr_text()))
         self.starts += 1
         self.start_seconds.append(time.monotonic() - began)
+
+    def kill_while_starting(self, after: float) -> None:
+        """Start a process and SIGKILL it `after` seconds later, whether or not it is
+        listening yet (a crash during recovery)."""
+        self._spawn(subprocess.DEVNULL)
+        time.sleep(after)
+        self.kill()
 
     def _first_line(self, deadline: float) -> bytes:
         assert self.process is not None and self.process.stdout is not None

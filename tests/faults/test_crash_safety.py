@@ -13,7 +13,7 @@ import pytest
 
 from clientapi import Client
 
-from .workload import ADMIN, Writer, check_all, check_streams
+from .workload import ADMIN, Reader, Writer, check_all, check_streams
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +33,26 @@ def test_sigkill_under_concurrent_writers_loses_and_duplicates_nothing(node_proc
     prefix = "crash" + uuid.uuid4().hex[:6]
     stop = threading.Event()
     writers = [Writer(prefix, i, node.port, chaos.randrange(2 ** 32), stop) for i in range(WRITERS)]
-    for writer in writers:
-        writer.start()
+    reader = Reader(node.port, prefix, stop)
+    for thread in (*writers, reader):
+        thread.start()
     try:
-        for _ in range(KILLS):
+        for kill in range(KILLS):
             time.sleep(chaos.uniform(0.2, 1.2))
             node.kill()
             time.sleep(chaos.uniform(0.0, 0.3))
+            if kill % 3 == 1:  # now and then also crash the restart itself, mid-recovery
+                node.kill_while_starting(chaos.uniform(0.05, 0.8))
             node.start()
         time.sleep(0.5)
     finally:
         stop.set()
-        for writer in writers:
-            writer.join(60)
-    failures = [(w.name, w.log.failure) for w in writers if w.log.failure is not None]
+        for thread in (*writers, reader):
+            thread.join(60)
+    failures = [(t.name, t.log.failure) for t in (*writers, reader) if t.log.failure is not None]
     assert not failures, f"seed {seed}: {failures}\n{node.stderr_text()}"
+    assert not reader.torn, f"seed {seed}: part of a batch was visible: {reader.torn[:5]}"
+    assert reader.reads > 20
     with Client("127.0.0.1", node.port, *ADMIN) as client:
         in_streams = check_streams(client, writers)
         in_all = check_all(client, writers, prefix)
@@ -56,8 +61,9 @@ def test_sigkill_under_concurrent_writers_loses_and_duplicates_nothing(node_proc
     with capsys.disabled():
         print(f"\n[faults] crash safety (seed {seed}): {node.kills} SIGKILLs survived, {writes} "
               f"acknowledged writes ({retries} retried attempts), {in_streams} events checked "
-              f"in their streams, {in_all} in $all")
-    assert node.kills >= 5 and writes > 50
+              f"in their streams, {in_all} in $all, {reader.reads} concurrent $all reads never saw "
+              f"part of a batch")
+    assert node.kills >= KILLS and writes > 50
 
 
 PROJECTION = """fromStreams(['{a}', '{b}']).when({{
@@ -101,10 +107,12 @@ def test_sigkill_under_a_continuous_projection_emits_nothing_twice(node_process,
     for appender in appenders:
         appender.start()
     try:
-        for _ in range(KILLS):
+        for kill in range(KILLS):
             time.sleep(chaos.uniform(0.3, 1.0))
             node.kill()
             time.sleep(chaos.uniform(0.0, 0.3))
+            if kill % 3 == 1:
+                node.kill_while_starting(chaos.uniform(0.05, 0.8))
             node.start()
         time.sleep(0.3)
     finally:

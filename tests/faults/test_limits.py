@@ -10,6 +10,7 @@ import pytest
 
 from clientapi import Client, WriteEvent, errors
 from clientapi.server.http import reading
+from clientapi.server.http import subscriptions as subscription_routes
 
 from .rawhttp import ADMIN_AUTH, EVENTS_JSON, RawHttp, append_json
 
@@ -116,6 +117,20 @@ def test_long_polls_are_capped(node, http, stream_name, monkeypatch):
         waited = time.monotonic() - began
         assert answer.status == 200 and answer.json()["entries"] == []
         assert 0.8 <= waited < 5.0, f"{path}: waited {waited:.1f} s"
+
+
+def test_persistent_subscription_long_polls_are_capped(node, http, stream_name, monkeypatch):
+    monkeypatch.setattr(subscription_routes, "LONG_POLL_CAP_SECONDS", 1.0)
+    created = http.request("PUT", f"/subscriptions/{stream_name}/capped", b"{}",
+                           {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"})
+    assert created.status == 201
+    began = time.monotonic()
+    answer = http.request("GET", f"/subscriptions/{stream_name}/capped/5", None, {
+        "Authorization": ADMIN_AUTH, "Accept": "application/vnd.eventstore.competingatom+json",
+        "ES-LongPoll": "3600"})
+    waited = time.monotonic() - began
+    assert answer.status == 200 and answer.json()["entries"] == []
+    assert 0.8 <= waited < 5.0, f"waited {waited:.1f} s"
 
 
 def test_many_parked_long_polls_leave_the_node_responsive_and_end_with_their_clients(node, stream_name):

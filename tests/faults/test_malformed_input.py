@@ -167,9 +167,33 @@ def test_odd_digits_in_paths_are_400(http, path):
     assert http.request("GET", path, None, READ).status == 400
 
 
+@pytest.mark.xfail(strict=True, reason=NODE_500_NUMBER)
+@pytest.mark.parametrize("path,headers", [
+    ("/subscriptions/malformed/odd-digits/%C2%B2", {}),
+    ("/subscriptions/malformed/odd-digits/1", {"ES-LongPoll": "\u00b2"}),
+], ids=["count-superscript", "long-poll-superscript"])
+def test_odd_digits_in_subscription_reads_are_not_500(http, path, headers):
+    created = http.request("PUT", "/subscriptions/malformed/odd-digits", b"{}",
+                           {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"})
+    assert created.status in (201, 409)
+    answer = http.request("GET", path, None, {"Authorization": ADMIN_AUTH,
+                                              "Accept": "application/vnd.eventstore.competingatom+json",
+                                              **{k: v.encode("latin-1") for k, v in headers.items()}})
+    assert answer.status in (200, 400)
+
+
 @pytest.mark.xfail(strict=True, reason=NODE_500_INT64)
 def test_event_number_beyond_int64_in_a_page_path_is_400(http):
     answer = http.request("GET", "/streams/malformed/99999999999999999999/forward/5", None, READ)
+    assert answer.status == 400
+
+
+@pytest.mark.xfail(strict=True, reason=NODE_500_NUMBER)
+@pytest.mark.parametrize("path", ["/streams/malformed/0/forward/5",
+                                  "/streams/%24all/" + "0" * 32 + "/forward/5"], ids=["stream", "$all"])
+def test_long_poll_with_a_non_ascii_digit_is_400(http, path):
+    # "²" as a latin-1 header byte: str.isdigit() says yes, int() says no
+    answer = http.request("GET", path, None, {**READ, "ES-LongPoll": b"\xb2"})
     assert answer.status == 400
 
 
@@ -190,3 +214,21 @@ def test_unicode_and_escapes_in_stream_ids_round_trip(http, stream):
     read = http.request("GET", f"/streams/{stream}/0", None,
                         {**READ, "Accept": "application/vnd.eventstore.atom+json"})
     assert read.status == 200 and read.json()["content"]["eventId"] == event_id
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "PUT /subscriptions/%24all/{group} answers 201, but the group's read loop then fails forever "
+    "(core: 'Use read_all for $all'), logging a traceback every back-off and delivering nothing; "
+    "it should be refused (400) or read $all"))
+def test_persistent_group_on_all_is_refused_or_works(node, http):
+    group = "g" + uuid.uuid4().hex[:6]
+    headers = {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"}
+    created = http.request("PUT", f"/subscriptions/%24all/{group}", b"{}", headers)
+    if created.status != 201:
+        assert created.status == 400
+        return
+    append_json(http, "/streams/malformed", [{"eventId": str(uuid.uuid4()), "eventType": "t", "data": {}}])
+    messages = http.request("GET", f"/subscriptions/%24all/{group}/5", None, {
+        "Authorization": ADMIN_AUTH, "Accept": "application/vnd.eventstore.competingatom+json",
+        "ES-LongPoll": "2"})
+    assert messages.status == 200 and messages.json()["entries"], "a group on $all that never delivers"

@@ -14,6 +14,7 @@ import pytest
 from tornado.ioloop import PeriodicCallback
 
 from clientapi import WriteEvent
+from clientapi.errors import Timeout
 from clientapi.persistent import PersistentSubscriptionSettings
 from clientapi.subscriptions import RetryPolicy
 
@@ -66,7 +67,15 @@ def test_subscriptions_survive_three_node_kills(node_process, capsys):
     watcher = PeriodicCallback(all_delivered, 100)
     client.io_loop.add_callback(watcher.start)
     try:
-        client.wait(timeout=60)
+        try:
+            client.wait(timeout=60)
+        except Timeout:
+            delivered = {e.event_number for e in persistent}
+            missing = sorted(set(range(total)) - delivered)
+            raise AssertionError(
+                f"not everything arrived: stream {len(from_stream)}, $all {len(from_all)}, persistent "
+                f"{len(delivered)} distinct (missing {missing[:10]}...) of {total}; appender done "
+                f"{appender.done.is_set()}; last errors {errors_seen[-5:]!r}") from None
         # anything more (a duplicate) would arrive now
         client.io_loop.call_later(0.5, client.resume)
         client.wait(timeout=10)

@@ -92,8 +92,9 @@ class Writer(threading.Thread):
             client.close()
 
     def _events(self, count: int, event_type: str = "crash-test") -> List[WriteEvent]:
-        return [WriteEvent({"writer": self.index, "n": self.random.random()}, is_json=True,
-                           event_type=event_type) for _ in range(count)]
+        # `index`/`size` let a concurrent reader tell a whole batch from part of one
+        return [WriteEvent({"writer": self.index, "index": i, "size": count}, is_json=True,
+                           event_type=event_type) for i in range(count)]
 
     def _append(self, client: Client, stream: str, exact: bool,
                 events: Optional[List[WriteEvent]] = None) -> List[int]:
@@ -175,6 +176,42 @@ class Appender(threading.Thread):
         finally:
             client.close()
             self.done.set()
+
+
+class Reader(threading.Thread):
+    """Reads the head of `$all` and of the writers' streams over and over while they write
+    and the node dies: the newest event of each stream it sees must end its batch (a
+    half-written batch must never be visible, not even for a moment)."""
+
+    def __init__(self, port: int, prefix: str, stop: threading.Event):
+        super().__init__(name="reader", daemon=True)
+        self.port, self.prefix, self.stop = port, prefix, stop
+        self.reads = 0
+        self.torn: List[str] = []
+        self.log = WriterLog()
+
+    def run(self) -> None:
+        client = Client("127.0.0.1", self.port, *ADMIN, connect_timeout=1.0, request_timeout=5.0)
+        try:
+            while not self.stop.is_set():
+                try:
+                    page = client.read_all_events_backward(-1, -1, 200).events
+                except NODE_DOWN:
+                    time.sleep(0.03)
+                    continue
+                self.reads += 1
+                newest: Dict[str, object] = {}
+                for event in page:  # newest first
+                    if event.stream_id.startswith(self.prefix) and event.event_type == "crash-test":
+                        newest.setdefault(event.stream_id, event)
+                for stream, event in newest.items():
+                    data = event.data  # type: ignore[attr-defined]
+                    if data["index"] != data["size"] - 1:
+                        self.torn.append(f"{stream}@{event.event_number}: {data}")  # type: ignore[attr-defined]
+        except BaseException as failure:  # reported by the test
+            self.log.failure = failure
+        finally:
+            client.close()
 
 
 # --- what the node must hold afterwards ------------------------------------------------------

@@ -91,3 +91,29 @@ def test_admin_shutdown_ends_the_process():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_tls_node_serves_https_with_links_in_https(tmp_path):
+    import http.client
+    import json
+    import ssl
+
+    from clientapi.server.tls import make_self_signed_certificate, openssl_available
+    from node_http import basic
+    if not openssl_available():
+        pytest.skip("no openssl command here")
+    pair = make_self_signed_certificate(str(tmp_path))
+    with Node(port=0, tls_cert=pair.cert_file, tls_key=pair.key_file) as node:
+        assert node.url.startswith("https://")
+        context = ssl.create_default_context(cafile=pair.cert_file)
+        connection = http.client.HTTPSConnection("127.0.0.1", node.port, context=context, timeout=10)
+        body = json.dumps([{"eventId": "3f0e5f1c-3a5e-4c34-8d7c-2b1f7a8e9d05", "eventType": "t",
+                            "data": {}}])
+        connection.request("POST", "/streams/secure", body, {
+            "Content-Type": "application/vnd.eventstore.events+json",
+            "Authorization": basic("admin", "changeit")})
+        response = connection.getresponse()
+        response.read()
+        assert response.status == 201
+        assert response.getheader("Location") == f"https://127.0.0.1:{node.port}/streams/secure/0"
+        connection.close()

@@ -272,3 +272,14 @@ def test_description_document_lists_subscription_groups(client, stream):
     assert group["href"] == f"/subscriptions/{stream}/workers"
     assert group["supportedContentTypes"] == ["application/vnd.eventstore.competingatom+xml",
                                               "application/vnd.eventstore.competingatom+json"]
+
+
+def test_link_to_a_deleted_event_is_a_plain_entry_from_the_link(client, stream):
+    client.append(stream, {"eventType": "target", "data": {"t": 1}})
+    links = f"{stream}-dangling"
+    client.append(links, {"eventType": "$>", "data": f"0@{stream}"})
+    client.request("DELETE", f"/streams/{stream}", headers={"ES-HardDelete": "true"})
+    entry = client.get(f"/streams/{links}?embed=body").json()["entries"][0]
+    assert entry["title"] == f"0@{stream}" and entry["summary"] == "$>"
+    assert "eventId" not in entry and entry["id"].endswith(f"/streams/{stream}/0")
+    assert client.get(f"/streams/{links}/0", accept="application/json").status == 404

@@ -1,7 +1,9 @@
 """Create/update/delete/info/list of subscription groups, checked against the recorded shapes."""
 from __future__ import annotations
 
-from .conftest import ADMIN, OPS
+from clientapi.server import Node
+
+from .conftest import ADMIN, OPS, Api
 
 RECORDED_SETTINGS = {  # the body of the recorded create (exchange 47)
     "resolveLinktos": True, "startFrom": 0, "extraStatistics": False,
@@ -237,3 +239,14 @@ def test_allowed_methods_per_path(api):
     read_of_ack = api.request("GET", "/subscriptions/foo/g/ack",
                               headers={"Accept": "application/vnd.eventstore.competingatom+json"})
     assert read_of_ack.status == 400
+
+
+def test_an_insecure_node_lets_anyone_manage_and_read():
+    with Node(port=0, insecure=True) as node:
+        anonymous = Api(node, auth=None)
+        try:
+            assert anonymous.request("PUT", "/subscriptions/foo/g", {}).status == 201
+            assert anonymous.read("foo", "g")["entries"] == []
+            assert anonymous.info("foo", "g")["groupName"] == "g"
+        finally:
+            anonymous.close()

@@ -132,3 +132,15 @@ def test_view_parked_messages(api, node):
                        auth=None).status == 401
     assert api.request("GET", "/subscriptions/viewparkedmessages/foo/g/x/forward/10",
                        headers=headers).status == 400
+
+
+def test_a_deleted_stream_waits_quietly_and_its_recreation_is_read(api):
+    api.append("gone", 2)
+    api.create("gone", "g")
+    assert entry_numbers(api.read("gone", "g", 5)) == [0, 1]
+    assert api.request("DELETE", "/streams/gone").status == 204
+    started = time.monotonic()
+    assert api.read("gone", "g", 5)["entries"] == []
+    assert time.monotonic() - started < 0.5  # no waiting for events that cannot be read
+    api.append("gone", 1)  # recreates the stream: event 2
+    assert entry_numbers(api.read("gone", "g", 5, long_poll=5)) == [2]

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import List
+from typing import IO, List, Optional
 
 REPOSITORY_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 START_TIMEOUT_SECONDS = 30.0
@@ -41,6 +41,11 @@ class NodeProcess:
         self.url = urls[0]
         return self
 
+    def first_error_line(self) -> str:
+        """The first line the node wrote on stderr (waits for it a little)."""
+        line = _first_line(self.process, time.monotonic() + 5, self.process.stderr)
+        return line.decode("utf-8", "replace").strip()
+
     @property
     def port(self) -> int:
         return int(self.url.rsplit(":", 1)[1])
@@ -59,13 +64,14 @@ class NodeProcess:
                 pipe.close()
 
 
-def _first_line(process: subprocess.Popen, deadline: float) -> bytes:
-    assert process.stdout is not None
+def _first_line(process: subprocess.Popen, deadline: float, pipe: Optional[IO[bytes]] = None) -> bytes:
+    pipe = pipe or process.stdout
+    assert pipe is not None
     line = b""
     while not line.endswith(b"\n") and time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        ready, _, _ = select.select([pipe], [], [], 0.1)
         if ready:
-            chunk = os.read(process.stdout.fileno(), 4096)
+            chunk = os.read(pipe.fileno(), 4096)
             if not chunk:
                 break
             line += chunk

@@ -94,8 +94,10 @@ def test_read_output_appends_back_and_stdin_works_as_a_pipe(node, tool, stream):
     copied = tool.lines("read", stream + "-copy")
     assert [e["data"] for e in copied] == [{"n": 1}, {"n": 2}]
     assert [e["eventId"] for e in copied] == [e["eventId"] for e in tool.lines("read", stream)]
-    done = run_process("append", stream, "-t", "Line", *connection, stdin=b'{"a": 1}\n{"a": 2}\n')
-    assert json.loads(done.stdout)["eventNumbers"] == [2, 3]
+    done = run_process("append", stream, "-t", "Line", "--batch-size", "2", *connection,
+                       stdin=b'{"a": 1}\n{"a": 2}\n[3]\n')
+    assert json.loads(done.stdout)["eventNumbers"] == [2, 3, 4]
+    assert [e["data"] for e in tool.lines("read", stream, "--start", "2")] == [{"a": 1}, {"a": 2}, [3]]
 
 
 def test_read_all_forward_and_backward(tool, stream):
@@ -242,19 +244,19 @@ def test_admin_shutdown_stops_the_node():
         process.kill()
 
 
-def test_tls_options(certificate, stream):
+def test_tls_options(certificate, stream, capsys):
     process = NodeProcess("--tls", "--cert", certificate.cert_file, "--key", certificate.key_file)
     process.wait_until_listening()
     try:
         assert process.url.startswith("https://")
         connection = ["--port", str(process.port), "-u", "admin", "-p", "changeit"]
-        done = run_process("append", stream, "-t", "T", '{"tls": 1}', "--ca-file", certificate.cert_file,
-                           *connection)
-        assert done.returncode == 0, done.stderr
-        refused = run_process("read", stream, "--tls", *connection)  # verification is on by default
-        assert refused.returncode == 1 and b"certificate" in refused.stderr.lower()
-        trusted = run_process("read", stream, "--tls", "--no-verify", *connection)
-        assert json.loads(trusted.stdout)["data"] == {"tls": 1}
+        assert cli.main(["append", stream, "-t", "T", '{"tls": 1}', "--ca-file", certificate.cert_file,
+                         *connection], out=io.StringIO()) == 0
+        assert cli.main(["read", stream, "--tls", *connection], out=io.StringIO()) == 1
+        assert "certificate" in capsys.readouterr().err.lower()  # verification is on by default
+        out = io.StringIO()
+        assert cli.main(["read", stream, "--tls", "--no-verify", *connection], out=out) == 0
+        assert json.loads(out.getvalue())["data"] == {"tls": 1}
     finally:
         process.kill()
 
@@ -273,3 +275,22 @@ def test_paging_through_long_reads(node, tool, stream):
     assert len(everything) > 1 and all(len(page) == 7 for page in everything[:-1])
     ours = [e.data["i"] for page in everything for e in page if e.stream_id == stream]
     assert ours == [0, 1, 2, 3, 4]
+
+
+def test_tail_stops_with_an_error_it_cannot_retry(node, stream):
+    done = run_process("tail", stream, "--port", str(node.port), "-u", "admin", "-p", "wrong-pw",
+                       timeout=20)
+    assert done.returncode == 1 and b"401" in done.stderr and b"wrong-pw" not in done.stderr
+
+
+def test_progress_line():
+    clock = iter([0.0, 0.0, 2.0, 2.0, 2.0]).__next__
+    stream = io.StringIO()
+    progress = cli.Progress(True, total=40, stream=stream, clock=clock)
+    progress.advance(10)
+    assert progress.line() == "[#######.......................]  25% 10/40 5 events/s"
+    progress.finish()
+    assert stream.getvalue().endswith("\r\x1b[K")
+    quiet = io.StringIO()
+    cli.Progress(False, stream=quiet).advance(5)
+    assert quiet.getvalue() == ""

@@ -1,12 +1,14 @@
 """Three node processes playing a cluster (the node's test-aid cluster view: they do not
 replicate, so each test reads data back from the node that must have received it), and
 the client's leader discovery, 307 handling with credentials, and failover."""
+import io
+import json
 import uuid
 
 import pytest
 from tornado.httpclient import HTTPClient, HTTPRequest
 
-from clientapi import Client, WriteEvent, errors
+from clientapi import Client, WriteEvent, cli, errors
 from clientapi.retry import Backoff
 
 from .gossip_samples import v5_member, v20_member
@@ -81,6 +83,18 @@ def test_307_is_followed_with_the_credentials(cluster):
     with direct(follower) as on_follower:
         with pytest.raises(errors.StreamNotFound):  # nothing was written on the follower itself
             on_follower.read_event(stream, 0)
+
+
+def test_the_command_line_tool_finds_the_leader_through_seeds(cluster):
+    _, (leader, follower, other) = cluster
+    stream = "cli-" + uuid.uuid4().hex[:8]
+    out = io.StringIO()
+    assert cli.main(["append", stream, "-t", "T", '{"via": "seeds"}', "--seeds",
+                     "{},{}".format(follower.address, other.address), "-u", "admin", "-p", "changeit"],
+                    out=out) == 0
+    assert json.loads(out.getvalue())["eventNumbers"] == [0]
+    with direct(leader) as on_leader:
+        assert on_leader.read_event(stream, 0).data == {"via": "seeds"}
 
 
 def test_discovery_failover_and_follower_reads(cluster):

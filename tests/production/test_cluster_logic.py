@@ -148,3 +148,20 @@ def test_a_redirect_elsewhere_means_the_leader_moved():
     assert router.view is not None
     router.note_redirect("http://127.0.0.1:23100/streams/s")
     assert router.view is None  # the next request asks the cluster again
+
+
+def test_an_old_view_is_refreshed_and_kept_if_the_refresh_fails():
+    now = [0.0]
+    cluster = FakeCluster({A: V5_HEALTHY})
+    router = ClusterRouter(seeds=(A,), fetch_gossip=cluster.fetch, refresh_seconds=30,
+                           clock=lambda: now[0])
+    assert run(router.address_for("POST", "/streams/s"))[0] == A
+    now[0] = 20
+    run(router.address_for("POST", "/streams/s"))
+    assert len(cluster.asked) == 1  # still fresh
+    now[0] = 40
+    cluster.answers = {A: V5_AFTER_FAILOVER}  # the leadership moved without any failure seen
+    assert run(router.address_for("POST", "/streams/s"))[0] == C
+    now[0] = 80
+    cluster.answers = {}  # nobody answers the refresh: keep the view that worked
+    assert run(router.address_for("POST", "/streams/s"))[0] == C

@@ -8,6 +8,8 @@ from clientapi import Client, WriteEvent, errors
 from clientapi.server import Node
 from clientapi.server.tls import make_self_signed_certificate
 
+from .processes import NodeProcess
+
 ADMIN = ("admin", "changeit")
 
 
@@ -62,3 +64,15 @@ def test_certificate_files(certificate):
     assert context.cert_store_stats()["x509_ca"] == 1
     with open(certificate.key_file) as key:
         assert "PRIVATE KEY" in key.read()
+
+
+def test_node_process_makes_its_own_certificate(stream):
+    process = NodeProcess("--tls").wait_until_listening()
+    try:
+        line = process.first_error_line()
+        assert line.startswith("self-signed test certificate: ")
+        ca_file = line.split(": ", 1)[1]
+        with Client("127.0.0.1", process.port, *ADMIN, https=True, ca_file=ca_file) as client:
+            assert client.admin.info()["state"] == "leader"
+    finally:
+        process.kill()

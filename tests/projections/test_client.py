@@ -116,6 +116,7 @@ def test_config_round_trip(projections: Projections) -> None:
     name = unique()
     projections.create_continuous(name, "fromAll().when({})", enabled=False)
     config = projections.get_config(name)
+    assert isinstance(config, ProjectionConfig)
     assert config.checkpoint_handled_threshold == 4000 and config.emit_enabled is False
     changed = dataclasses.replace(config, emit_enabled=True, projection_execution_timeout=300)
     projections.update_config(name, changed)

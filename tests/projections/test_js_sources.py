@@ -126,11 +126,31 @@ def test_non_json_events_have_raw_bodies_only(api: Api) -> None:
     wait_state(api, name, {"raw": "plain text", "body": True, "isJson": False})
 
 
-def test_bare_selector_keeps_the_last_body(api: Api) -> None:
+def test_bare_selector_keeps_the_last_raw_body(api: Api) -> None:
     stream, name = unique("bare") + "-1", unique()
     api.append(stream, {"eventType": "A", "data": {"v": 1}}, {"eventType": "B", "data": {"v": 2}})
     assert api.create(name, f"fromStream('{stream}')").status == 201
     wait_state(api, name, {"v": 2})
+    reply = api.request("POST", f"/streams/{stream}", b"not json",
+                        {"Content-Type": "application/octet-stream", "ES-EventType": "Blob",
+                         "ES-EventId": "5d7c1e2a-3b4f-4a6e-9c8d-7e6f5a4b3c2d"})
+    assert reply.status == 201
+    # a string state is served verbatim (the real server does not quote it)
+    wait_for(lambda: api.request("GET", f"/projection/{name}/state").body == b"not json", what="raw state")
+
+
+def test_filter_must_return_true_and_created_results_are_ignored(api: Api) -> None:
+    category, name = unique("flt"), unique()
+    api.append(f"{category}-1", {"eventType": "E"})
+    query = f"""fromCategory('{category}').foreachStream().when({{
+      $init: function () {{ return {{ n: 0 }}; }},
+      $created: function (s, e) {{ s.created = true; return {{ replaced: true }}; }},
+      E: function (s, e) {{ s.n++; }}
+    }}).filterBy(function (s) {{ return 1; }})"""
+    assert api.create(name, query).status == 201
+    wait_state(api, name, {"n": 1, "created": True}, partition=f"{category}-1")
+    # filterBy returned 1, not true: no result
+    assert api.state(name, partition=f"{category}-1", what="result") is None
 
 
 def test_on_event_and_on_any_register_handlers(api: Api) -> None:

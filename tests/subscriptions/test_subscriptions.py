@@ -188,6 +188,16 @@ def test_links_are_resolved_and_ordered_by_their_place_in_the_stream_read(client
     assert [e.event_number for e in raw.events] == [0, 1, 2, 3]
 
 
+def test_text_and_json_events_come_with_their_data(client, stream):
+    client.append_to_stream(stream, [WriteEvent("plain text", event_type="note"),
+                                     WriteEvent({"a": 1}, is_json=True, event_type="json"),
+                                     WriteEvent(b"bytes as text", event_type="note")])
+    recorder = Recorder(client, until=3)
+    client.subscribe(stream, recorder, True)
+    client.wait(timeout=10)
+    assert [e.data for e in recorder.events] == ["plain text", {"a": 1}, "bytes as text"]
+
+
 # --- live ------------------------------------------------------------------------------
 
 def test_a_new_event_arrives_within_milliseconds(client, stream):

@@ -20,10 +20,13 @@ import base64
 import binascii
 import json
 import logging
+import time
 import zlib
 from typing import Any, Mapping, Optional
 
+import tornado
 import tornado.web
+from tornado import httputil
 
 from ..core import errors
 from ..core.model import ANONYMOUS, Principal
@@ -44,6 +47,18 @@ EXPOSE_HEADERS = "Location, ES-Position, ES-CurrentVersion, Kurrent-Position, Ku
 CHALLENGE_NOT_ALLOWED = 'BasicCustom realm="ES"'
 CHALLENGE_BAD_CREDENTIALS = 'X-Basic realm="ESDB"'
 _COMPRESSION_WINDOWS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
+SERVER_HEADER = f"TornadoServer/{tornado.version}"
+_date = [0, ""]
+
+
+def _http_date() -> str:
+    """The Date header value, formatted at most once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0], _date[1] = now, httputil.format_timestamp(now)
+    return _date[1]
+
+
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
 
 
@@ -130,9 +145,19 @@ class NodeHandler(tornado.web.RequestHandler):
     def insecure(self) -> bool:
         return bool(getattr(self.settings["node"], "insecure", False))
 
+    def clear(self) -> None:
+        """tornado's reset, minus a Content-Type default and with the Date formatted once a second."""
+        headers = self._headers = httputil.HTTPHeaders()
+        headers["Server"] = SERVER_HEADER
+        headers["Date"] = _http_date()
+        self.set_default_headers()
+        self._write_buffer = []
+        self._status_code = 200
+        self._reason = "OK"
+
     def set_default_headers(self) -> None:
         headers = self._headers
-        del headers["Content-Type"]
+        headers.pop("Content-Type", None)
         headers["Access-Control-Allow-Methods"] = self._allow_header
         headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
         headers["Access-Control-Allow-Origin"] = "*"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 from typing import Any, Callable, Optional
 
 from tornado import httputil
@@ -32,25 +33,29 @@ class BadRequest(Exception):
 
 
 class _Context:
-    def __init__(self, remote_ip: str):
+    def __init__(self, remote_ip: str, protocol: str = "http"):
         self.remote_ip = remote_ip
-        self.protocol = "http"
+        self.protocol = protocol
         self.trusted_downstream: set = set()
 
 
 class HttpServer:
     """Listens on bound sockets and serves `application` (see the module docstring)."""
 
-    def __init__(self, application: Application, max_body_size: int):
+    def __init__(self, application: Application, max_body_size: int,
+                 ssl_context: Optional[ssl.SSLContext] = None):
         self.application = application
         self.max_body_size = max_body_size
+        self.ssl_context = ssl_context
+        self.protocol = "https" if ssl_context is not None else "http"
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set["_Connection"] = set()
 
     async def add_sockets(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
         for sock in sockets:
-            self._servers.append(await loop.create_server(lambda: _Connection(self), sock=sock))
+            self._servers.append(await loop.create_server(lambda: _Connection(self), sock=sock,
+                                                          ssl=self.ssl_context))
 
     def stop(self) -> None:
         """Stop accepting connections (open ones go on until closed)."""
@@ -88,7 +93,7 @@ class _Connection(asyncio.Protocol):
             # every response goes out in one write, so Nagle would only add delay
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
-        self.context = _Context(peer[0] if isinstance(peer, tuple) else "")
+        self.context = _Context(peer[0] if isinstance(peer, tuple) else "", self.server.protocol)
         self.server._connections.add(self)
 
     def data_received(self, data: bytes) -> None:

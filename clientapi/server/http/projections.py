@@ -42,20 +42,13 @@ class ProjectionsHandlerBase(NodeHandler):
 
     def flag(self, name: str, default: bool) -> bool:
         """`yes|true|1` / `no|false|0` in any case; anything else means the default."""
-        value = self.get_query_argument(name, None)
-        if value is None:
-            return default
-        lowered = value.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        return default
+        value = self.optional_flag(name)
+        return default if value is None else value
 
     def optional_flag(self, name: str) -> Optional[bool]:
-        if self.get_query_argument(name, None) is None:
-            return None
-        return self.flag(name, False)
+        """The flag's value, or None when it is absent or not a recognised value."""
+        lowered = (self.get_query_argument(name, None) or "").strip().lower()
+        return True if lowered in _TRUE else False if lowered in _FALSE else None
 
     def require_source_content_type(self) -> None:
         """Projection sources are raw text: any Content-Type, but there must be one."""

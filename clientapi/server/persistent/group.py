@@ -101,6 +101,7 @@ class SubscriptionGroup:
         self._space = asyncio.Event()
         self._progress: asyncio.Future = asyncio.get_running_loop().create_future()  # per batch read
         self._read_task: Optional[asyncio.Task] = None
+        self._unreadable = False  # the stream was missing or deleted at the last read
         self._started = False
         self._stopped = False
         self.live = False
@@ -134,9 +135,9 @@ class SubscriptionGroup:
                 pass
             except Exception:  # already logged by the loop
                 pass
+        _resolve(self._progress)  # reads catching up stop waiting for a read-ahead that is over
         for waiter in self._waiters:
-            if not waiter.future.done():
-                waiter.future.set_result(None)
+            _resolve(waiter.future)
         self._waiters.clear()
         await self._checkpoints.settle()
         if write_checkpoint:
@@ -171,7 +172,11 @@ class SubscriptionGroup:
             page = await self.core.read_stream(self.stream, self._next_read, room, "forward",
                                                self.settings.resolve_linktos, SYSTEM)
         except (StreamNotFound, StreamDeleted):
+            # Nothing to read until the stream is (re)written: its old last number must not
+            # make anyone think there is.
+            self._unreadable = True
             return True
+        self._unreadable = False
         added = 0
         for event in page.events:
             number = event.original.event_number
@@ -192,7 +197,7 @@ class SubscriptionGroup:
         waiting = asyncio.ensure_future(self.core.wait_for_append(self.stream, LIVE_WAIT_SECONDS))
         try:
             await asyncio.sleep(0)  # let the wait register before looking, so no append slips between
-            if await self.core.last_event_number(self.stream) >= self._next_read:
+            if not self._unreadable and await self.core.last_event_number(self.stream) >= self._next_read:
                 return
             await waiting
         finally:
@@ -245,6 +250,8 @@ class SubscriptionGroup:
     async def _catch_up(self) -> None:
         """Events already written count as available: let the read-ahead reach them first
         (briefly), so a read right after an append sees that append."""
+        if self._unreadable:
+            return
         target = await self.core.last_event_number(self.stream)
         deadline = time.monotonic() + CATCH_UP_WAIT_SECONDS
         while (self._next_read <= target and len(self._buffer) < self.settings.buffer_size

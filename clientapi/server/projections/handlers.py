@@ -7,6 +7,7 @@ to the log themselves, so the runner alone decides how outputs become durable.
 """
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field
 from typing import Optional, Protocol
 
@@ -60,9 +61,14 @@ class SourceEvent:
     position_event_number: int
     link_metadata: Optional[str] = None
     category: Optional[str] = None
-    timestamp: str = ""  # when the event was written, ISO 8601 with microseconds
+    created: Optional[_dt.datetime] = None  # when the event was written
     deleted_partition: Optional[str] = None
     soft_deleted: bool = False
+
+    @property
+    def timestamp(self) -> str:
+        """`created` in ISO 8601 with microseconds (formatted only when asked: it is costly)."""
+        return self.created.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if self.created is not None else ""
 
 
 @dataclass(frozen=True)

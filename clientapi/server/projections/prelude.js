@@ -46,7 +46,9 @@
   var out = null;                          // what the event being handled produced
   var currentIndex = -1;
 
-  function fail(message) { throw new Error(message); }
+  // The runtime's own refusals read like the real server's messages (no "Error: " prefix).
+  function RuntimeRefusal(message) { this.message = message; }
+  function fail(message) { throw new RuntimeRefusal(message); }
 
   // --- the chain a query builds -------------------------------------------------------
   function chain(methods) {
@@ -262,18 +264,24 @@
     return {};
   }
 
-  function handlerFor(eventType) {
-    var handlers = def.handlers;
-    if (!handlers) return defaultHandler;
-    if (!SPECIAL_HANDLERS[eventType] && typeof handlers[eventType] === "function") return handlers[eventType];
-    if (typeof handlers.$any === "function") return handlers.$any;
-    return null;
+  function typeHandlers() {
+    var handlers = def.handlers || {};
+    return Object.keys(handlers).filter(function (k) {
+      return !SPECIAL_HANDLERS[k] && typeof handlers[k] === "function";
+    });
   }
 
-  // A bare selector keeps the last event's body as the state.
+  function handlerFor(eventType) {
+    var handlers = def.handlers || {};
+    if (!SPECIAL_HANDLERS[eventType] && typeof handlers[eventType] === "function") return handlers[eventType];
+    if (typeof handlers.$any === "function") return handlers.$any;
+    if (typeHandlers().length) return null;  // filtered out by the source anyway
+    return defaultHandler;
+  }
+
+  // Without any handler the state is the last event's raw body (a string, kept verbatim).
   function defaultHandler(state, event) {
-    if (event.isJson && event.body !== undefined) return event.body;
-    return { $e: event.bodyRaw };
+    return event.bodyRaw;
   }
 
   function partitionOf(event) {
@@ -307,7 +315,9 @@
     if (partition !== "") {
       out.created.push([currentIndex, partition]);
       if (def.handlers && typeof def.handlers.$created === "function") {
-        callHandler(def.handlers.$created, partition, [event]);
+        // called for its effects on the state: what it returns is ignored
+        def.handlers.$created.call(undefined, def.biState ? [states[partition], sharedState] : states[partition],
+                                   event);
       }
     }
   }
@@ -319,7 +329,7 @@
       if (step[0] === "transform") {
         value = step[1](value);
         if (value === null || value === undefined) return null;
-      } else if (!step[1](value)) {
+      } else if (step[1](value) !== true) {  // only a boolean true keeps the result
         return null;
       }
     }
@@ -341,12 +351,14 @@
     if (typeof handler !== "function" || !def.byStreams) return;
     var partition = item.del;
     if (!(partition in states)) return;
-    callHandler(handler, partition, [null, partition, item.soft === true]);
+    // The 23.10 runtime always passes false for isSoftDeleted.
+    callHandler(handler, partition, [null, partition, false]);
     noteResult(partition);
   }
 
   function handleEvent(item) {
-    if (item.j && (item.d === null || item.d === undefined || String(item.d).trim() === "")) return;
+    var raw = item.d === null || item.d === undefined ? "" : String(item.d);
+    if (item.j ? raw.trim() === "" : raw === "") return;  // events without data reach no handler
     var handler = handlerFor(item.t);
     if (!handler) return;
     var event = makeEvent(item, "");
@@ -358,17 +370,29 @@
   }
 
   function handledTypes() {
-    var handlers = def.handlers;
-    if (!handlers || typeof handlers.$any === "function") return null;
-    return Object.keys(handlers).filter(function (k) { return !SPECIAL_HANDLERS[k]; });
+    var handlers = def.handlers || {};
+    var types = typeHandlers();
+    if (typeof handlers.$any === "function" || !types.length) return null;
+    return types;
   }
 
   function errorText(e) {
+    if (e instanceof RuntimeRefusal) return e.message;
     if (e instanceof Error) return e.name + ": " + e.message;
     return String(e);
   }
 
   // --- entry points for the node -------------------------------------------------------
+  // Runs the user's query at the top level (an indirect eval: its declarations become globals).
+  global.__es_compile = function (source) {
+    try {
+      (0, eval)(source);
+      return JSON.stringify({ fault: null });
+    } catch (e) {
+      return JSON.stringify({ fault: errorText(e) });
+    }
+  };
+
   global.__es_describe = function () {
     if (!def.sourceChosen) fail("A projection must choose its source first (fromAll, fromStream, fromCategory ...)");
     var handlers = def.handlers || {};
@@ -383,7 +407,7 @@
       definesStateTransform: def.definesStateTransform,
       definesFold: def.handlers !== null,
       handlesDeletedNotifications: typeof handlers.$deleted === "function",
-      isBiState: def.biState,
+      isBiState: def.biState || typeof handlers.$initShared === "function",
       includeLinks: def.includeLinks,
       reorderEvents: def.reorderEvents,
       processingLag: def.processingLag,
@@ -399,7 +423,7 @@
     out = { emits: [], results: [], created: [], logs: [] };
     currentIndex = -1;
     try {
-      Object.keys(snapshot.states).forEach(function (p) { states[p] = JSON.parse(snapshot.states[p]); });
+      Object.keys(snapshot.states).forEach(function (p) { states[p] = parseState(snapshot.states[p]); });
       Object.keys(snapshot.results).forEach(function (p) { lastResults[p] = snapshot.results[p]; });
       if (def.biState) {
         sharedState = snapshot.shared !== null && snapshot.shared !== undefined
@@ -422,12 +446,19 @@
     return queue.length;
   };
 
+  function parseState(text) {
+    try { return JSON.parse(text); } catch (e) { return text; }  // a string state, kept verbatim
+  }
+
+  // A string state is kept as it is (not JSON-quoted), as the real server does.
+  function stateText(value) {
+    if (value === undefined || value === null) return null;
+    return typeof value === "string" ? value : JSON.stringify(value);
+  }
+
   function takeTouchedStates() {
     var result = {};
-    Object.keys(touched).forEach(function (p) {
-      var value = states[p];
-      result[p] = value === undefined ? null : JSON.stringify(value);
-    });
+    Object.keys(touched).forEach(function (p) { result[p] = stateText(states[p]); });
     touched = Object.create(null);
     return result;
   }
@@ -472,7 +503,7 @@
   // The current result of a partition, computed on demand (for the /result endpoint).
   global.__es_result = function (partition) {
     if (!(partition in states)) return null;
-    if (!def.transforms.length) return JSON.stringify(states[partition]);
+    if (!def.transforms.length) return stateText(states[partition]);
     return resultOf(partition);
   };
 

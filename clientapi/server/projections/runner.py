@@ -8,28 +8,25 @@ a projection catches up.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..core.errors import EventNotFound, StreamDeleted, StreamNotFound
-from ..core.model import ANY, SYSTEM, NewEvent, ResolvedEvent
+from ..core.model import ResolvedEvent
 from .definition import TRANSIENT, ProjectionDefinition
+from .checkpoints import CheckpointStore, Snapshot
 from .handlers import BatchOutcome, Emission, ProjectionFault, ProjectionHandler, SourceEvent, SourceSpec
-from .streams import (checkpoint_stream, default_result_stream, deleted_stream_of, partition_checkpoint_stream,
-                      partition_result_stream, partitions_stream, seen_by_from_all)
-from .tags import CheckpointTag, parse_version_tag
-from .writer import LinkToEmitted, OutputWriter, read_whole_stream
+from .readers import AllReader, LogTail, StreamsReader
+from .streams import (default_result_stream, deleted_stream_of, partition_result_stream, partitions_stream,
+                      seen_by_from_all)
+from .tags import CheckpointTag
+from .writer import LinkToEmitted, OutputWriter
 
 log = logging.getLogger("clientapi.server.projections")
 
-PAGE_SIZE = 500
 IDLE_WAIT_SECONDS = 30.0
-PROJECTION_CHECKPOINT_EVENT_TYPE = "$ProjectionCheckpoint"
-PARTITION_CHECKPOINT_EVENT_TYPE = "$Checkpoint"
+CHECKPOINT_IDLE_SECONDS = 0.5
 PARTITION_EVENT_TYPE = "$partition"
 RESULT_EVENT_TYPE = "Result"
 RESULT_REMOVED_EVENT_TYPE = "ResultRemoved"
@@ -52,11 +49,11 @@ class RunState:
     results: dict[str, Optional[str]] = field(default_factory=dict)
     events_processed: int = 0
     core_processing_ms: float = 0.0
-    head_at_start: int = 0
     started: bool = False
+    caught_up: bool = False  # idle, waiting for its source to grow
 
     def progress(self, head_position: int) -> float:
-        if self.status == "Completed":
+        if self.status == "Completed" or (self.status == "Running" and self.caught_up):
             return 100.0
         if not self.started or self.position is None:
             return -1.0
@@ -68,8 +65,10 @@ class RunState:
 class ProjectionRunner:
     """One run of a projection, from start to stop, completion or fault."""
 
-    def __init__(self, core, definition: ProjectionDefinition, handler_factory, state: RunState):
+    def __init__(self, core, definition: ProjectionDefinition, handler_factory, state: RunState,
+                 log_tail: LogTail):
         self._core = core
+        self._log_tail = log_tail
         self._definition = definition
         self._make_handler = handler_factory
         self.state = state
@@ -81,7 +80,9 @@ class ProjectionRunner:
         self._tag = CheckpointTag()
         self._dirty: set[str] = set()
         self._handled_since_checkpoint = 0
+        self._last_checkpoint_at = time.monotonic()
         self._shared: Optional[str] = None  # bi-state projections' shared state (JSON)
+        self._checkpoints = CheckpointStore(core, definition)
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -111,7 +112,6 @@ class ProjectionRunner:
             await self._restore()
             state.status = "Running"
             state.started = True
-            state.head_at_start = self._core.head_position()
             await self._process_until_stopped()
         except ProjectionFault as fault:
             self._fault(str(fault))
@@ -132,44 +132,56 @@ class ProjectionRunner:
         self.state.reason = reason
 
     # --- the loop ----------------------------------------------------------------------
+    def _reader(self, stop_at: Optional[int]):
+        source = self._handler.source
+        if source.all_streams:
+            return AllReader(self._log_tail, self._core, self._tag.position, stop_at)
+        numbers = {stream: (self._tag.streams or {}).get(stream, -1) for stream in source.source_streams}
+        return StreamsReader(self._core, numbers, stop_at)
+
     async def _process_until_stopped(self) -> None:
         one_time = self._definition.mode != "Continuous"
-        stop_at = self._core.head_position() if one_time else None
-        read_from = max(self._tag.position, 0)
+        reader = self._reader(self._core.head_position() if one_time else None)
         while self._stop_request is None:
-            page = await self._core.read_all(read_from, PAGE_SIZE, "forward", True, SYSTEM)
-            records = [r for r in page.events if r.original.position > self._tag.position
-                       and (stop_at is None or r.original.position < stop_at)]
+            records, at_end = await reader.next_batch()
             if records:
                 await self._handle_records(records)
-            read_from = max(page.next_position, read_from)
-            caught_up = page.is_end_of_stream or not page.events
-            if one_time and (caught_up or read_from >= stop_at):
+            if one_time and at_end:
                 await self._checkpoint()
                 self.state.status = "Completed"
                 return
             if self._handled_since_checkpoint >= self._definition.config.checkpoint_handled_threshold:
                 await self._checkpoint()
-            if caught_up:
-                if self._handled_since_checkpoint:
-                    await self._checkpoint()
-                if self._core.head_position() <= read_from:
-                    await self._wait_for_appends()
+            if at_end:
+                await self._idle(reader)
         if self._stop_request == STOP_DISABLE:
             await self._checkpoint()
         self.state.status = "Stopped"
 
-    async def _wait_for_appends(self) -> None:
-        if self._stop_request is not None:  # asked to stop while this batch was handled
-            return
-        self._waiting = asyncio.ensure_future(self._core.wait_for_append(None, IDLE_WAIT_SECONDS))
-        try:
-            await self._waiting
-        except asyncio.CancelledError:
-            if self._stop_request is None:
-                raise
-        finally:
-            self._waiting = None
+    async def _idle(self, reader) -> None:
+        """Wait until the source has more; checkpoint what was handled once things are quiet
+        for a moment (at most once per CHECKPOINT_IDLE_SECONDS, so projections that wake each
+        other with their writes do not checkpoint on every event)."""
+        while self._stop_request is None:
+            if self._handled_since_checkpoint and time.monotonic() >= self._checkpoint_due:
+                await self._checkpoint()
+            # has_more() and registering the wait happen in one step of this task: no
+            # append can slip in between unnoticed.
+            if await reader.has_more():
+                self.state.caught_up = False
+                return
+            self.state.caught_up = True
+            wait = IDLE_WAIT_SECONDS
+            if self._handled_since_checkpoint:
+                wait = max(0.0, min(wait, self._checkpoint_due - time.monotonic()))
+            self._waiting = asyncio.ensure_future(self._core.wait_for_append(None, wait))
+            try:
+                await self._waiting
+            except asyncio.CancelledError:
+                if self._stop_request is None:
+                    raise
+            finally:
+                self._waiting = None
 
     async def _handle_records(self, records: list[ResolvedEvent]) -> None:
         events: list[SourceEvent] = []
@@ -188,8 +200,8 @@ class ProjectionRunner:
                 log.debug("projection %s: %s", self._definition.name, line)
             await self._write_outputs(events, outcome)
             self._absorb(events, outcome)
-        self._tag = self._tag.advanced(last.position, {e.position_stream_id: e.position_event_number
-                                                       for e in events})
+        self._tag = self._tag.advanced(last.position, {r.original.stream_id: r.original.event_number
+                                                       for r in records})
         self.state.position = self._tag
 
     # --- choosing and shaping what the handler sees ---------------------------------------
@@ -230,7 +242,7 @@ class ProjectionRunner:
             data=data, metadata=delivered.metadata.decode("utf-8", errors="replace"),
             position_stream_id=record.stream_id, position_event_number=record.event_number,
             link_metadata=link.metadata.decode("utf-8", errors="replace") if link is not None else None,
-            category=category, timestamp=_iso(delivered.created),
+            category=category, created=delivered.created,
             deleted_partition=deleted[0] if deleted else None, soft_deleted=bool(deleted and deleted[1]))
 
     # --- outputs -----------------------------------------------------------------------
@@ -289,123 +301,44 @@ class ProjectionRunner:
         self._handled_since_checkpoint += outcome.handled
 
     # --- checkpoints ---------------------------------------------------------------------
+    @property
+    def _checkpoint_due(self) -> float:
+        return self._last_checkpoint_at + CHECKPOINT_IDLE_SECONDS
+
     async def _checkpoint(self) -> None:
         self._handled_since_checkpoint = 0
+        self._last_checkpoint_at = time.monotonic()
         if not self._checkpoints_enabled or self._writer is None:
             self._dirty.clear()
             return
-        version = self._writer.version
-        metadata = json.dumps(self._tag.as_metadata(version), separators=(",", ":")).encode("utf-8")
-        name = self._definition.name
-        for partition in sorted(p for p in self._dirty if p != ""):
-            if partition in self.state.states:
-                await self._append(partition_checkpoint_stream(name, partition), PARTITION_CHECKPOINT_EVENT_TYPE,
-                                   self._checkpoint_data(partition), metadata)
-        await self._append(checkpoint_stream(name), PROJECTION_CHECKPOINT_EVENT_TYPE,
-                           self._checkpoint_data(""), metadata)
+        snapshot = Snapshot(self._tag, self.state.states, self.state.results, self._shared)
+        await self._checkpoints.write(snapshot, self._writer.version, self._dirty)
         self._dirty.clear()
         self.state.last_checkpoint = self._tag
-
-    def _checkpoint_data(self, partition: str) -> bytes:
-        state_text = self.state.states.get(partition)
-        parts = [state_text if state_text is not None else "null"]
-        result = self.state.results.get(partition)
-        shared = self._shared if partition == "" else None
-        if result is not None or shared is not None:
-            parts.append(result if result is not None else "null")
-        if shared is not None:
-            parts.append(shared)
-        return ("[" + ",".join(parts) + "]").encode("utf-8")
-
-    async def _append(self, stream: str, event_type: str, data: bytes, metadata: bytes) -> None:
-        await self._core.append(stream, [NewEvent(uuid.uuid4(), event_type, data, metadata, True)], ANY, SYSTEM)
 
     async def _restore(self) -> None:
         """Load the last checkpoint (of this epoch) and the partition states it covers."""
         definition = self._definition
         source = self._handler.source
-        stream_based = not source.all_streams
-        self._tag = CheckpointTag.start(stream_based, source.source_streams)
-        states: dict[str, str] = {}
-        results: dict[str, Optional[str]] = {}
-        shared = None
+        start = CheckpointTag.start(not source.all_streams, source.source_streams)
+        snapshot = Snapshot(start)
         if self._checkpoints_enabled:
-            found = await _last_checkpoint(self._core, checkpoint_stream(definition.name),
-                                           (definition.projection_id, definition.epoch), None)
-            if found is not None:
-                self._tag, values = found
-                self.state.last_checkpoint = self._tag
-                _unpack(values, "", states, results)
-                if len(values) > 2:
-                    shared = json.dumps(values[2])
-                if source.by_streams or source.by_custom_partitions:
-                    await self._restore_partitions(states, results)
-        self._shared = shared
-        self.state.states = dict(states)
-        self.state.results = dict(results)
+            snapshot = await self._checkpoints.restore(start, source.by_streams or source.by_custom_partitions)
+            if snapshot.tag is not start:  # found one
+                self.state.last_checkpoint = snapshot.tag
+        self._tag = snapshot.tag
+        self._shared = snapshot.shared
+        self.state.states = dict(snapshot.states)
+        self.state.results = dict(snapshot.results)
         self.state.position = self._tag
         self._writer = OutputWriter(
             self._core, definition.name, definition.projection_id, definition.epoch, definition.version,
-            stream_based=stream_based, recovery_until=self._core.head_position(),
+            stream_based=not source.all_streams, recovery_until=self._core.head_position(),
             track_emitted=definition.config.track_emitted_streams and definition.config.emit_enabled)
-        loaded = await self._handler.load(states, results, shared, emit_enabled=self._emit_allowed)
+        loaded = await self._handler.load(snapshot.states, snapshot.results, snapshot.shared,
+                                          emit_enabled=self._emit_allowed)
         self.state.states.update({p: s for p, s in loaded.items() if s is not None})
 
     @property
     def _emit_allowed(self) -> bool:
         return self._definition.config.emit_enabled and self._definition.mode != TRANSIENT
-
-    async def _restore_partitions(self, states: dict, results: dict) -> None:
-        definition = self._definition
-        identity = (definition.projection_id, definition.epoch)
-        for record in await read_whole_stream(self._core, partitions_stream(definition.name)):
-            tag = _tag_of(record, identity)
-            if tag is None or tag.position > self._tag.position:
-                continue
-            partition = record.data.decode("utf-8", errors="replace")
-            found = await _last_checkpoint(self._core, partition_checkpoint_stream(definition.name, partition),
-                                           identity, self._tag.position)
-            if found is not None:
-                _unpack(found[1], partition, states, results)
-
-
-def _iso(created) -> str:
-    return created.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _unpack(values: list, partition: str, states: dict, results: dict) -> None:
-    if values and values[0] is not None:
-        states[partition] = json.dumps(values[0], separators=(",", ":"))
-    if len(values) > 1 and values[1] is not None:
-        results[partition] = json.dumps(values[1], separators=(",", ":"))
-
-
-def _tag_of(record, identity: tuple[int, int]) -> Optional[CheckpointTag]:
-    try:
-        metadata = json.loads(record.metadata.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(metadata, dict) or parse_version_tag(metadata.get("$v")) != identity:
-        return None
-    return CheckpointTag.from_metadata(metadata)
-
-
-async def _last_checkpoint(core, stream: str, identity: tuple[int, int],
-                           not_after: Optional[int]) -> Optional[tuple[CheckpointTag, list]]:
-    """The newest checkpoint in `stream` written by this projection and epoch (at or before
-    position `not_after` when given), with its decoded data."""
-    try:
-        page = await core.read_stream(stream, None, 100, "backward", False, SYSTEM)
-    except (StreamNotFound, StreamDeleted, EventNotFound):
-        return None
-    for resolved in page.events:
-        record = resolved.original
-        tag = _tag_of(record, identity)
-        if tag is None or (not_after is not None and tag.position > not_after):
-            continue
-        try:
-            values = json.loads(record.data.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
-            continue
-        return tag, values if isinstance(values, list) else [values]
-    return None

@@ -1,9 +1,8 @@
-"""The projections subsystem: the registry of projections, their lifecycle and commands.
+"""The projections subsystem: the projections a node knows, their lifecycle and commands.
 
-Definitions live in the log like the real server keeps them: `$projections-$all` lists
-created and deleted names, `$projections-<name>` holds each definition (`$ProjectionUpdated`).
-Transient projections are kept in memory only. Mode "none" runs nothing (and the HTTP
-layer answers 404); "system" runs only the standard projections; "all" runs everything.
+Definitions are kept in the log (see registry); transient projections only in memory.
+Mode "none" runs nothing (and the HTTP layer answers 404); "system" runs only the standard
+projections; "all" runs everything.
 """
 from __future__ import annotations
 
@@ -12,22 +11,18 @@ import logging
 import uuid
 from typing import Optional
 
-from ..core.errors import Conflict, CoreError, NotFound, StreamDeleted, StreamNotFound, WrongExpectedVersion
-from ..core.model import ANY, SYSTEM, NewEvent
+from ..core.errors import Conflict, CoreError, NotFound
 from .definition import CONTINUOUS, JS_HANDLER, ONE_TIME, TRANSIENT, ProjectionConfig, ProjectionDefinition
 from .handlers import ProjectionFault, SourceSpec
 from .native import STANDARD_PROJECTIONS, NativeProjectionHandler
+from .readers import LogTail
+from .registry import ProjectionRegistry, delete_stream
 from .runner import STOP_ABORT, STOP_DISABLE, ProjectionRunner, RunState
-from .streams import (REGISTRY_STREAM, checkpoint_stream, definition_stream, emitted_streams_stream,
-                      partition_checkpoint_stream, partitions_stream)
+from .streams import checkpoint_stream, emitted_streams_stream, partition_checkpoint_stream, partitions_stream
 from .writer import read_tracked_streams, read_whole_stream
 
 log = logging.getLogger("clientapi.server.projections")
 
-PROJECTIONS_INITIALIZED = "$ProjectionsInitialized"
-PROJECTION_CREATED = "$ProjectionCreated"
-PROJECTION_DELETED = "$ProjectionDeleted"
-PROJECTION_UPDATED = "$ProjectionUpdated"
 MODES = ("none", "system", "all")
 
 
@@ -75,7 +70,9 @@ class ProjectionsSubsystem:
         self.mode = mode
         self.start_standard = start_standard
         self._projections: dict[str, Projection] = {}
+        self._registry = ProjectionRegistry(core)
         self._registry_lock = asyncio.Lock()
+        self._log_tail = LogTail(core)
         self._started = False
 
     @property
@@ -87,7 +84,8 @@ class ProjectionsSubsystem:
     async def start(self) -> None:
         if not self.enabled:
             return
-        await self._load_registry()
+        for definition in await self._registry.load():
+            self._projections[definition.name] = Projection(definition)
         await self._create_standard_projections()
         self._started = True
         for projection in self._projections.values():
@@ -116,7 +114,8 @@ class ProjectionsSubsystem:
             return
         projection.run.status = "Starting"  # until the runner has compiled and loaded its checkpoint
         projection.run.reason = ""
-        projection.runner = ProjectionRunner(self.core, projection.definition, _make_handler, projection.run)
+        projection.runner = ProjectionRunner(self.core, projection.definition, _make_handler, projection.run,
+                                             self._log_tail)
         projection.runner.start()
 
     async def _stop_runner(self, projection: Projection, how: str) -> None:
@@ -128,41 +127,7 @@ class ProjectionsSubsystem:
         if projection.run.status == "Running":
             projection.run.status = "Stopped"
 
-    # --- persistence ---------------------------------------------------------------------
-    async def _load_registry(self) -> None:
-        names: list[str] = []
-        for record in await read_whole_stream(self.core, REGISTRY_STREAM):
-            name = record.data.decode("utf-8", errors="replace")
-            if record.event_type == PROJECTION_CREATED and name not in names:
-                names.append(name)
-            elif record.event_type == PROJECTION_DELETED and name in names:
-                names.remove(name)
-        if not await self.core.stream_exists(REGISTRY_STREAM):
-            await self._append(REGISTRY_STREAM, PROJECTIONS_INITIALIZED, b"")
-        for name in names:
-            definition = await self._read_definition(name)
-            if definition is not None:
-                self._projections[name] = Projection(definition)
-
-    async def _read_definition(self, name: str) -> Optional[ProjectionDefinition]:
-        try:
-            resolved = await self.core.read_event(definition_stream(name), -1, False, SYSTEM)
-        except (CoreError,):
-            log.warning("projection %s is registered but has no definition", name)
-            return None
-        try:
-            return ProjectionDefinition.from_json(name, resolved.original.data)
-        except (ValueError, KeyError) as error:
-            log.warning("projection %s has an unreadable definition: %s", name, error)
-            return None
-
-    async def _append(self, stream: str, event_type: str, data: bytes, is_json: bool = False) -> None:
-        await self.core.append(stream, [NewEvent(uuid.uuid4(), event_type, data, b"", is_json)], ANY, SYSTEM)
-
-    async def _persist(self, definition: ProjectionDefinition) -> None:
-        if definition.is_persisted:
-            await self._append(definition_stream(definition.name), PROJECTION_UPDATED, definition.to_json(), True)
-
+    # --- registry --------------------------------------------------------------------
     async def _create_standard_projections(self) -> None:
         for name, (_factory, source_text, _links) in STANDARD_PROJECTIONS.items():
             if name in self._projections:
@@ -170,17 +135,12 @@ class ProjectionsSubsystem:
             definition = ProjectionDefinition(
                 name=name, mode=CONTINUOUS, query=source_text, handler_type=f"native:{name}",
                 enabled=self.start_standard, checkpoints_enabled=True,
-                projection_id=self._next_projection_id(), run_as="$system",
+                projection_id=self._registry.next_id(), run_as="$system",
                 config=ProjectionConfig(emit_enabled=True))
             await self._register(definition)
 
-    def _next_projection_id(self) -> int:
-        return max((p.definition.projection_id for p in self._projections.values()), default=0) + 1
-
     async def _register(self, definition: ProjectionDefinition) -> Projection:
-        if definition.is_persisted:
-            await self._persist(definition)
-            await self._append(REGISTRY_STREAM, PROJECTION_CREATED, definition.name.encode("utf-8"))
+        await self._registry.register(definition)
         projection = self._projections[definition.name] = Projection(definition)
         return projection
 
@@ -256,7 +216,7 @@ class ProjectionsSubsystem:
             definition = ProjectionDefinition(
                 name=name, mode=mode, query=query, handler_type=handler_type, enabled=enabled,
                 checkpoints_enabled=(mode == CONTINUOUS) or (mode == ONE_TIME and checkpoints),
-                projection_id=self._next_projection_id(), run_as=run_as,
+                projection_id=self._registry.next_id(), run_as=run_as,
                 config=ProjectionConfig(emit_enabled=emit, track_emitted_streams=emit and track_emitted_streams))
             projection = await self._register(definition)
         if enabled:
@@ -275,7 +235,7 @@ class ProjectionsSubsystem:
                 if not emit:
                     definition.config.track_emitted_streams = False
             definition.version += 1
-            await self._persist(definition)
+            await self._registry.save(definition)
             if was_running or definition.enabled:
                 self._launch(projection)
 
@@ -286,7 +246,7 @@ class ProjectionsSubsystem:
             if not definition.enabled:
                 definition.enabled = True
                 definition.version += 1
-                await self._persist(definition)
+                await self._registry.save(definition)
             if not projection.is_running:
                 await self._stop_runner(projection, STOP_ABORT)  # a finished run's leftovers
                 projection.run = RunState()
@@ -305,7 +265,7 @@ class ProjectionsSubsystem:
             if definition.enabled:
                 definition.enabled = False
                 definition.version += 1
-                await self._persist(definition)
+                await self._registry.save(definition)
             await self._stop_runner(projection, how)
             if projection.run.status == "Completed":
                 projection.run.status = "Stopped"
@@ -318,7 +278,7 @@ class ProjectionsSubsystem:
             definition = projection.definition
             definition.version += 1
             definition.epoch = definition.version
-            await self._persist(definition)
+            await self._registry.save(definition)
             projection.run = RunState()
             if definition.enabled:
                 self._launch(projection)
@@ -332,7 +292,7 @@ class ProjectionsSubsystem:
             definition = projection.definition
             definition.config = config
             definition.version += 1
-            await self._persist(definition)
+            await self._registry.save(definition)
 
     async def delete(self, name: str, *, delete_checkpoint_stream: bool = False,
                      delete_state_stream: bool = False, delete_emitted_streams: bool = False) -> None:
@@ -347,14 +307,13 @@ class ProjectionsSubsystem:
             if definition.is_persisted:
                 if delete_checkpoint_stream and definition.checkpoints_enabled:
                     for stream in await self._checkpoint_streams(definition.name):
-                        await self._delete_stream(stream)
+                        await delete_stream(self.core, stream)
                 if delete_emitted_streams and definition.config.track_emitted_streams:
                     tracking = emitted_streams_stream(definition.name)
                     for stream in await read_tracked_streams(self.core, tracking):
-                        await self._delete_stream(stream)
-                    await self._delete_stream(tracking)
-                await self._append(REGISTRY_STREAM, PROJECTION_DELETED, definition.name.encode("utf-8"))
-                await self._delete_stream(definition_stream(definition.name))
+                        await delete_stream(self.core, stream)
+                    await delete_stream(self.core, tracking)
+            await self._registry.unregister(definition)
             del self._projections[name]
 
     async def _checkpoint_streams(self, name: str) -> list[str]:
@@ -364,9 +323,3 @@ class ProjectionsSubsystem:
             streams.append(partition_checkpoint_stream(name, partition))
         streams.append(partitions_stream(name))
         return streams
-
-    async def _delete_stream(self, stream: str) -> None:
-        try:
-            await self.core.delete_stream(stream, ANY, False, SYSTEM)
-        except (StreamNotFound, StreamDeleted, WrongExpectedVersion):
-            pass
