@@ -27,11 +27,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from clientapi import Client, WriteEvent  # noqa: E402
-from clientapi.subscriptions import CatchUpSubscriptions  # noqa: E402
-
-# Until the Client mixes the subscription methods in itself.
-SubscribingClient = Client if issubclass(Client, CatchUpSubscriptions) else \
-    type("SubscribingClient", (CatchUpSubscriptions, Client), {})
 
 BATCH = 500
 
@@ -119,7 +114,7 @@ def main() -> int:
 
     port = free_port()
     node = start_node(port)
-    client = SubscribingClient("127.0.0.1", port, username="admin", password="changeit")
+    client = Client("127.0.0.1", port, username="admin", password="changeit")
     try:
         stream = "bench-catch-up"
         for first in range(0, options.events, BATCH):
@@ -134,7 +129,6 @@ def main() -> int:
         plain, subscribed = max(plain_rates), max(subscription_rates)
         latencies = live_latencies(client, "bench-live", options.live)
     finally:
-        client._close_subscriptions()
         client.close()
         node.terminate()
         node.wait()

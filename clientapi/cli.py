@@ -514,18 +514,8 @@ def command_tail(client: Client, arguments: argparse.Namespace, out: TextIO) -> 
     return EXIT_OK
 
 
-def _client_class() -> type:
-    """Client, with the catch-up subscription methods mixed in if it does not have them yet
-    (they work on the client's own runner, transport and credentials)."""
-    from .subscriptions import CatchUpSubscriptions
-
-    if issubclass(Client, CatchUpSubscriptions):
-        return Client
-    return type("Client", (Client, CatchUpSubscriptions), {})
-
-
 def command_projections_list(client: Client, arguments: argparse.Namespace, out: TextIO) -> int:
-    for projection in _projections(client).list(arguments.mode):
+    for projection in client.projections.list(arguments.mode):
         document = projection.document
         if not arguments.full:
             document = {key: document.get(key) for key in PROJECTION_SUMMARY}
@@ -542,7 +532,7 @@ def command_projections_create(client: Client, arguments: argparse.Namespace, ou
                 query = handle.read()
         except OSError as error:
             raise Failure("cannot read {}: {}".format(arguments.file, error.strerror)) from None
-    projections, enabled = _projections(client), not arguments.disabled
+    projections, enabled = client.projections, not arguments.disabled
     if arguments.mode == "onetime":
         name = projections.create_one_time(query, arguments.name, enabled=enabled, emit=arguments.emit)
     else:
@@ -552,16 +542,8 @@ def command_projections_create(client: Client, arguments: argparse.Namespace, ou
 
 
 def command_projections_state(client: Client, arguments: argparse.Namespace, out: TextIO) -> int:
-    out.write(_json_line(_projections(client).state(arguments.name, arguments.partition)))
+    out.write(_json_line(client.projections.state(arguments.name, arguments.partition)))
     return EXIT_OK
-
-
-def _projections(client: Client) -> Any:
-    section = getattr(client, "projections", None)
-    if section is None:  # a Client without the property wired in yet
-        from .projections import Projections
-        section = Projections(client)
-    return section
 
 
 def _user_document(user: Any) -> dict:
@@ -632,7 +614,7 @@ def make_client(arguments: argparse.Namespace) -> Client:
         options["retries"] = arguments.retries
     if arguments.seeds:
         options.update(seeds=arguments.seeds, prefer=arguments.prefer)
-    return _client_class()(arguments.host, arguments.port, **options)
+    return Client(arguments.host, arguments.port, **options)
 
 
 def _configure_logging(verbosity: int) -> None:

@@ -11,7 +11,8 @@
 How it behaves:
 - Outside async code the subscription runs on the client's private IOLoop, so its
   callbacks run while `wait()` runs (as the `_async` callbacks do); called from a
-  running asyncio loop it runs on that loop. No threads, no polling timers.
+  running asyncio loop it runs on that loop. No threads, no polling timers. Inside a
+  callback use the `_async` operations (a blocking call there raises UsageError).
 - Catch-up reads whole forward pages (`page_size`, 4096 by default) with `embed=body`.
   Once it has caught up (`on_live`), every read carries ES-LongPoll: the server answers
   as soon as a new event is written, so it arrives within milliseconds.
@@ -19,8 +20,8 @@ How it behaves:
   node restarts (see clientapi.wire.catchup for how).
 - A failed read (connection refused or cut, timeout, 5xx) is retried from right after
   the last event handed over, after a growing, jittered delay (`retry`: a Backoff, by
-  default RetryPolicy(): forever, 0.05 s doubling up to 2 s); each failure goes to `on_error`
-  while the subscription keeps going. A failure that retrying cannot fix (401 access
+  default RetryPolicy(): forever, 0.05 s doubling up to 2 s); each failure goes to
+  `on_error` while the subscription keeps going. A failure that retrying cannot fix (401 access
   denied, 410 stream deleted, 400), or `retry.max_retries` failures in a row, stops it
   and is passed to `on_error`. A stream that does not exist yet is waited for.
 - A callback that raises stops the subscription: the event it was given does not
@@ -28,9 +29,11 @@ How it behaves:
   goes to `on_error` as a CallbackError (its `event` and `__cause__` tell what
   happened); without `on_error` it makes the running (or next) `wait()` raise it, as a
   failing `_async` callback does. Errors that stop a subscription are never dropped.
-- `stop()` (and `unsubscribe`) takes effect at once: no callback runs after it returns.
-  Call it from a callback or while no `wait()` runs (a Client is not thread-safe). A long
-  poll already sent is left to end on the server's side; its answer is dropped.
+- `stop()` (and `unsubscribe`) takes effect at once: no callback runs after it returns,
+  and a coroutine callback still running is cancelled (its event does not count as
+  handed over). Call it from a callback or while no `wait()` runs (a Client is not
+  thread-safe). A long poll already sent is left to end on the server's side; its
+  answer is dropped. `Client.close()` stops every subscription of the client.
 - Each live subscription keeps one connection busy with its long poll: give the Client
   `max_connections` above the number of subscriptions plus other requests in flight.
 """

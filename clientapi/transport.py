@@ -20,9 +20,10 @@ from urllib.parse import urljoin
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPInputError
-from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError, SimpleAsyncHTTPClient
+from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 
 from .errors import ConnectionFailure, EventStoreError, ProtocolError, Timeout
+from .engines import SimpleHTTPClient, curl_http_client
 from .wire import Credentials, Request, Response, authorization_header
 
 __all__ = ["TransportSettings", "Transport", "curl_available"]
@@ -75,9 +76,8 @@ class TransportSettings:
 
 def _make_http_client(settings: TransportSettings) -> AsyncHTTPClient:
     if settings.engine == "curl":
-        from tornado.curl_httpclient import CurlAsyncHTTPClient
-        return CurlAsyncHTTPClient(force_instance=True, max_clients=settings.max_connections)
-    return SimpleAsyncHTTPClient(force_instance=True, max_clients=settings.max_connections)
+        return curl_http_client(force_instance=True, max_clients=settings.max_connections)
+    return SimpleHTTPClient(force_instance=True, max_clients=settings.max_connections)
 
 
 def _translate(error: BaseException, where: str) -> EventStoreError:

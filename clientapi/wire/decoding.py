@@ -13,15 +13,19 @@ from ..events import ReadEvent, parse_timestamp
 from . import media
 from .http import Response
 
-__all__ = ["FeedPage", "parse_json_body", "parse_feed", "parse_entry", "needs_text",
-           "entry_key", "read_event_from_entry", "read_events_from_entries", "gc_paused", "appended_event_numbers",
+__all__ = ["FeedPage", "parse_json_body", "parse_feed", "parse_entry", "parse_metadata_document",
+           "needs_text", "entry_key", "read_event_from_entry", "read_events_from_entries", "gc_paused", "appended_event_numbers",
            "stream_link_start", "all_link_position", "decode_position", "parse_timestamp"]
 
 Position = Tuple[int, int]  # (commit, prepare)
 
-_STREAM_LINK = re.compile(r"/(\d+)/(?:forward|backward)/\d+/?(?:\?|$)")
-_ALL_LINK = re.compile(r"/([0-9A-Fa-f]{32})/(?:forward|backward)/\d+/?(?:\?|$)")
-_TITLE = re.compile(r"^(\d+)@(.+)$", re.S)
+# Event numbers are int64: at most 19 ASCII digits (`\d` would also take other scripts'
+# digits, and int() of thousands of digits raises).
+_NUMBER = "([0-9]{1,19})"
+_STREAM_LINK = re.compile(r"/" + _NUMBER + r"/(?:forward|backward)/[0-9]+/?(?:\?|$)")
+_ALL_LINK = re.compile(r"/([0-9A-Fa-f]{32})/(?:forward|backward)/[0-9]+/?(?:\?|$)")
+_TITLE = re.compile(_NUMBER + r"@(.+)", re.S)
+_LOCATION_NUMBER = re.compile(_NUMBER)
 
 
 def _protocol_error(response: Response, message: str) -> ProtocolError:
@@ -50,7 +54,7 @@ def parse_json_body(response: Response, media_types=media.JSON_MEDIA_TYPES) -> A
     try:
         with gc_paused():
             return json.loads(response.body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
         raise _protocol_error(response, "invalid JSON in response: {}".format(error)) from None
 
 
@@ -90,6 +94,13 @@ def parse_entry(response: Response) -> dict:
     return document
 
 
+def parse_metadata_document(response: Response) -> dict:
+    document = parse_json_body(response)
+    if not isinstance(document, dict):
+        raise _protocol_error(response, "stream metadata is not a JSON object")
+    return document
+
+
 def needs_text(entry: dict) -> bool:
     """`embed=body` leaves out the payload of non-JSON events; such entries need a second look."""
     return "eventId" in entry and entry.get("isJson") is not True and "data" not in entry
@@ -108,8 +119,8 @@ def _json_or_text(text: str, as_json: bool) -> Any:
     if as_json:
         try:
             return _decode_json(text)
-        except ValueError:
-            pass  # the JSON flag may come from the metadata alone
+        except (ValueError, RecursionError):
+            pass  # the JSON flag may come from the metadata alone; or nested too deep for Python
     return text
 
 
@@ -127,22 +138,29 @@ def _text_or_none(value: Any) -> Optional[str]:
     return value if isinstance(value, str) else None
 
 
+def _is_int(value: Any) -> bool:
+    return value.__class__ is int  # not bool, which is an int too
+
+
 def _from_content(entry: dict, content: dict) -> ReadEvent:
     """Entries without rich fields (older or minimal servers) still carry `content` for
     JSON events on single reads."""
-    return ReadEvent(stream_id=str(content.get("eventStreamId")), event_number=content["eventNumber"],
-                     event_type=str(content.get("eventType")), data=content.get("data"),
+    stream_id, number, event_type = (content.get(name) for name in ("eventStreamId", "eventNumber", "eventType"))
+    if not isinstance(stream_id, str) or not _is_int(number) or not isinstance(event_type, str):
+        raise ProtocolError("feed entry content lacks eventStreamId, eventNumber or eventType")
+    return ReadEvent(stream_id=stream_id, event_number=number, event_type=event_type, data=content.get("data"),
                      metadata=content.get("metadata") or "", event_id=_text_or_none(content.get("eventId")),
                      is_json=True, created=_text_or_none(entry.get("updated")))
 
 
 def _from_title(entry: dict) -> ReadEvent:
     """A plain entry (e.g. a link whose target is gone): only `N@stream` and the summary."""
-    match = _TITLE.match(entry.get("title") or "")
+    title = entry.get("title")
+    match = _TITLE.fullmatch(title) if isinstance(title, str) else None
     if not match:
         raise ProtocolError("feed entry has neither event fields nor an 'N@stream' title")
     return ReadEvent(stream_id=match.group(2), event_number=int(match.group(1)),
-                     event_type=entry.get("summary") or "", data=None,
+                     event_type=_text_or_none(entry.get("summary")) or "", data=None,
                      created=_text_or_none(entry.get("updated")))
 
 
@@ -156,7 +174,7 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
     stream_id = entry.get("streamId")
     number = entry.get("eventNumber")
     event_type = entry.get("eventType")
-    if not isinstance(stream_id, str) or not isinstance(number, int) or not isinstance(event_type, str):
+    if not isinstance(stream_id, str) or not _is_int(number) or not isinstance(event_type, str):
         raise ProtocolError("feed entry lacks streamId, eventNumber or eventType")
     is_json = entry.get("isJson") is True
     raw = entry.get("data", text)
@@ -191,10 +209,10 @@ def read_events_from_entries(entries: List[dict]) -> List[ReadEvent]:
 def appended_event_numbers(response: Response, count: int) -> List[int]:
     """201 `Location: .../streams/<stream>/<first number written>`."""
     location = response.headers.get("Location") or ""
-    tail = location.rstrip("/").rsplit("/", 1)[-1]
-    if not tail.isdigit():
+    match = _LOCATION_NUMBER.fullmatch(location.rstrip("/").rsplit("/", 1)[-1])
+    if not match:
         raise _protocol_error(response, "append answered without an event number in Location")
-    first = int(tail)
+    first = int(match.group(1))
     return list(range(first, first + count))
 
 

@@ -25,7 +25,10 @@ Position = Tuple[int, int]  # (commit, prepare)
 
 def stream_path(stream_id: str, *parts: str) -> str:
     # RFC 3986 data escaping, as the server does in its own links ($ -> %24, / -> %2F).
-    return "/streams/" + quote(stream_id, safe="") + "".join("/" + part for part in parts)
+    # "." and ".." stay unescaped by quote(), and URL normalisation (curl's included)
+    # would remove them as dot segments: escape their dots too.
+    escaped = stream_id.replace(".", "%2E") if stream_id in (".", "..") else quote(stream_id, safe="")
+    return "/streams/" + escaped + "".join("/" + part for part in parts)
 
 
 def encode_position(position: Position) -> str:

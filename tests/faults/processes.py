@@ -3,6 +3,7 @@ at will on the same port and database directory."""
 from __future__ import annotations
 
 import os
+import resource
 import select
 import signal
 import socket
@@ -27,8 +28,10 @@ class NodeProcess:
     stderr of every lifetime is kept in `<db>.stderr` so a failing test can show why the
     node died (or what it logged at ERROR)."""
 
-    def __init__(self, db: str, port: Optional[int] = None, extra_arguments: tuple = ()):
+    def __init__(self, db: str, port: Optional[int] = None, extra_arguments: tuple = (),
+                 max_open_files: Optional[int] = None):
         self.db = db
+        self.max_open_files = max_open_files
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self.extra_arguments = tuple(extra_arguments)
@@ -50,7 +53,12 @@ class NodeProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "clientapi.server", "--port", str(self.port),
                  "--db", self.db, "--log-level", "ERROR", *self.extra_arguments],
-                stdout=stdout, stderr=stderr, env=environment)
+                stdout=stdout, stderr=stderr, env=environment, preexec_fn=self._limit)
+
+    def _limit(self) -> None:
+        """Runs in the child before exec: a small file descriptor limit, when asked for."""
+        if self.max_open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.max_open_files, self.max_open_files))
 
     def start(self) -> None:
         began = time.monotonic()
@@ -108,9 +116,9 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def stderr_text(self) -> str:
+    def stderr_text(self, limit: int = 5000) -> str:
         try:
             with open(self.stderr_path, "rb") as handle:
-                return handle.read().decode("utf-8", "replace")[-5000:]
+                return handle.read().decode("utf-8", "replace")[-limit:]
         except OSError:
             return ""

@@ -20,7 +20,7 @@ FRAMING_STATUSES = {100, 200, 201, 204, 307, 400, 401, 404, 405, 406, 408, 410, 
 TRIED = {"framings": 0}
 
 
-def exchange(node, data: bytes, half_close: bool = True, wait: float = 2.0) -> bytes:
+def exchange(node, data: bytes, half_close: bool = False, wait: float = 2.0) -> bytes:
     """Send raw bytes; return everything the node answers until it closes (or `wait` passes)."""
     with socket.create_connection((node.host, node.port), timeout=wait) as connection:
         connection.sendall(data)
@@ -52,7 +52,8 @@ def statuses(answer: bytes) -> list:
 
 
 def node_is_healthy(node) -> bool:
-    return statuses(exchange(node, b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")) == [200]
+    ping = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    return statuses(exchange(node, ping, half_close=False)) == [200]
 
 
 # --- random framings ---------------------------------------------------------------------------

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 import uuid
 
@@ -142,7 +143,9 @@ def test_many_parked_long_polls_leave_the_node_responsive_and_end_with_their_cli
                                f"Authorization: {ADMIN_AUTH}\r\nAccept: application/json\r\n"
                                f"ES-LongPoll: 30\r\n\r\n".encode())
             parked.append(connection)
-        time.sleep(0.3)
+        deadline = time.monotonic() + 5
+        while len(node.long_polls) < 90 and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert len(node.long_polls) >= 90
         with Client(node.host, node.port, "admin", "changeit", request_timeout=3.0) as client:
             client.append_to_stream("other-" + stream_name, WriteEvent("x"))
@@ -153,3 +156,66 @@ def test_many_parked_long_polls_leave_the_node_responsive_and_end_with_their_cli
     while node.long_polls and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not node.long_polls, "long polls outlived their connections"
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "the node's HTTP server (http/connection.py) has no header or idle timeout: connections "
+    "that never finish a request are kept forever, so once they use up the process's file "
+    "descriptors nobody else is served"))
+def test_slow_connections_cannot_use_up_the_node_for_good(tmp_path):
+    from .processes import NodeProcess
+    node = NodeProcess(str(tmp_path / "db"), max_open_files=96)
+    node.start()
+    hogs = []
+    try:
+        for index in range(140):  # more than the node can hold open
+            connection = socket.socket()
+            connection.settimeout(2)
+            try:
+                connection.connect((node.host, node.port))
+                connection.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\nX-Never-Ends-" + str(index).encode())
+            except OSError:
+                pass
+            hogs.append(connection)
+        with Client(node.host, node.port, "admin", "changeit", request_timeout=6.0,
+                    connect_timeout=6.0) as client:
+            client.append_to_stream("after-the-hogs", WriteEvent("served"))
+    finally:
+        for connection in hogs:
+            connection.close()
+        node.kill()
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason=(
+    "a large append is parsed and converted on the node's event loop (http/appends.py "
+    "events_from_body): a 150k-event batch (~14 MB, well under the 256 MiB body limit) stalls "
+    "every other request for seconds"))
+def test_a_huge_append_does_not_freeze_the_node_for_others(node, stream_name):
+    body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "t", "data": {"i": i}}
+                       for i in range(150_000)]).encode()
+    latencies = []
+    done = threading.Event()
+
+    def ping() -> None:
+        http = RawHttp(node.host, node.port)
+        while not done.is_set():
+            began = time.monotonic()
+            http.request("GET", "/ping")
+            latencies.append(time.monotonic() - began)
+            time.sleep(0.01)
+        http.close()
+    pinger = threading.Thread(target=ping, daemon=True)
+    pinger.start()
+    time.sleep(0.2)
+    http = RawHttp(node.host, node.port, timeout=120)
+    try:
+        answer = http.request("POST", f"/streams/{stream_name}", body,
+                              {"Authorization": ADMIN_AUTH, "Content-Type": EVENTS_JSON})
+    finally:
+        done.set()
+        pinger.join(10)
+        http.close()
+    assert answer.status == 201
+    assert max(latencies) < 1.0, f"a ping waited {max(latencies):.1f} s behind the append"

@@ -68,7 +68,7 @@ def test_subscriptions_survive_three_node_kills(node_process, capsys):
     client.io_loop.add_callback(watcher.start)
     try:
         try:
-            client.wait(timeout=60)
+            client.wait(timeout=90)
         except Timeout:
             delivered = {e.event_number for e in persistent}
             missing = sorted(set(range(total)) - delivered)

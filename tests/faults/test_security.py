@@ -158,7 +158,14 @@ PRIVILEGED = [
     ("list projections", "GET", "/projections/any", None, JSON_READ, {"admin", "ops", "alice", "bob"}),
     ("disable a system projection", "POST", "/projection/$by_category/command/disable", b"",
      {"Content-Type": "application/json"}, {"admin", "ops"}),
+    ("scavenge", "POST", "/admin/scavenge", b"", {}, {"admin", "ops"}),
+    ("merge indexes", "POST", "/admin/mergeindexes", b"", {}, {"admin", "ops"}),
+    ("resign", "POST", "/admin/node/resign", b"", {}, {"admin", "ops"}),
+    ("node priority", "POST", "/admin/node/priority/3", b"", {}, {"admin", "ops"}),
+    ("who am i", "GET", "/admin/login", None, JSON_READ, {"admin", "ops", "alice", "bob"}),
+    ("shutdown", "POST", "/admin/shutdown", b"", {}, {"admin", "ops"}),
 ]
+NOT_TRIED = {("shutdown", "admin"), ("shutdown", "ops")}  # it would stop the shared node
 
 
 @pytest.mark.parametrize("who", ["anonymous", "bob", "alice", "ops", "admin"])
@@ -169,6 +176,8 @@ def test_privileged_endpoints_refuse_everyone_else(secured, who, what, method, p
     if "projection" in path and secured.http.request(
             "GET", "/projections/any", None, {"Authorization": ADMIN_AUTH}).status == 404:
         pytest.skip("the projections subsystem does not answer yet")
+    if (what, who) in NOT_TRIED:
+        pytest.skip("allowed, and it would stop the node the other tests use")
     payload = body() if callable(body) else body
     answer = send(secured, who, method, path.format(who=who), payload, headers)
     if who in allowed:
@@ -387,3 +396,73 @@ def test_settings_default_acl_applies_to_streams_without_their_own(tmp_path):
 def test_node_is_secure_by_default():
     assert Node().insecure is False
     assert parse_arguments([]).insecure is False
+
+
+def test_passwords_never_reach_the_logs(tmp_path):
+    secret, other = "Log-Secret-" + uuid.uuid4().hex, "Other-Secret-" + uuid.uuid4().hex
+    process = NodeProcess(str(tmp_path / "db"), extra_arguments=("--log-level", "DEBUG"))
+    process.start()
+    try:
+        http = RawHttp(process.host, process.port)
+        body = json.dumps({"loginName": "erin", "fullName": "e", "password": secret, "groups": []})
+        assert http.request("POST", "/users/", body.encode(), {"Authorization": ADMIN_AUTH,
+                                                                "Content-Type": "application/json"}).status == 201
+        for auth in (basic("erin", secret), basic("erin", other), basic("nobody", other)):
+            http.request("GET", "/streams/%24all", None, {"Authorization": auth, **ATOM_READ})
+        change = json.dumps({"currentPassword": secret, "newPassword": other}).encode()
+        http.request("POST", "/users/erin/command/change-password", change,
+                     {"Authorization": basic("erin", secret), "Content-Type": "application/json"})
+        http.request("POST", "/streams/x", b"[" * 10_000, {"Authorization": basic("erin", other),
+                                                            "Content-Type": EVENTS_JSON})
+        http.close()
+    finally:
+        process.stop()
+    logged = process.stderr_text(limit=10_000_000)
+    import base64
+    assert "/users/" in logged, "the DEBUG log shows requests (else this test proves nothing)"
+    for form in (secret, other, base64.b64encode(f"erin:{secret}".encode()).decode(), "changeit",
+                 ADMIN_AUTH.split()[1]):
+        assert form not in logged, f"{form!r} is in the node's log"
+
+
+def test_shutdown_refused_to_users_and_obeyed_for_ops(tmp_path):
+    process = NodeProcess(str(tmp_path / "db"))
+    process.start()
+    try:
+        http = RawHttp(process.host, process.port)
+        create_user(http, "frank")
+        assert http.request("POST", "/admin/shutdown", b"", {"Authorization": basic("frank", PASSWORD)}).status == 401
+        assert process.alive()
+        answer = http.request("POST", "/admin/shutdown", b"", {"Authorization": OPS})
+        assert answer.status == 200, answer.text
+        http.close()
+        process.process.wait(timeout=15)
+        assert process.process.returncode == 0
+    finally:
+        process.kill()
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "projections read their sources without the creator's rights: a user who may not read a stream "
+    "(or $all) creates a projection over it and reads the events through the projection's state "
+    "(the real server runs a projection as its creator and checks the reads)"))
+@pytest.mark.parametrize("selector", [f"fromStream('{GUARDED}')", "fromAll()"], ids=["stream", "all"])
+def test_a_projection_cannot_read_what_its_creator_may_not(secured, selector):
+    import time
+    pin = uuid.uuid4().hex
+    assert append_json(secured.http, f"/streams/{GUARDED}",
+                       [{"eventId": str(uuid.uuid4()), "eventType": "secret", "data": {"pin": pin}}]).status == 201
+    name = "peek" + uuid.uuid4().hex[:8]
+    source = (selector + ".when({$init: function () { return {seen: []}; }, "
+              "$any: function (s, e) { s.seen.push(e.data); return s; }})")
+    created = send(secured, "bob", "POST", f"/projections/continuous?name={name}&enabled=yes&emit=no",
+                   source.encode(), {"Content-Type": "application/json"})
+    if created.status == 401:
+        return  # refused outright: fine
+    assert created.status == 201, created.text
+    deadline = time.monotonic() + 3
+    state = ""
+    while time.monotonic() < deadline and pin not in state:
+        state = send(secured, "bob", "GET", f"/projection/{name}/state", None, JSON_READ).text
+        time.sleep(0.1)
+    assert pin not in state, "bob read a guarded event through his projection"

@@ -210,3 +210,19 @@ def test_appending_to_all_or_system_streams_needs_rights(client):
     assert created.status in (201, 409)
     response = client.append("%24mysys", {"eventType": "a", "data": {}}, auth=("appender", "pw"))
     assert response.status == 401
+
+
+def test_xml_batches_become_events(client, stream):
+    body = (b'<?xml version="1.0" encoding="utf-8"?><Events>'
+            b'<Event><EventId>' + str(uuid.uuid4()).encode() + b'</EventId><EventType>x1</EventType>'
+            b'<Data><a>1</a></Data></Event>'
+            b'<Event><eventId>' + str(uuid.uuid4()).encode() + b'</eventId><eventType>x2</eventType>'
+            b'<data>plain</data></Event></Events>')
+    response = client.request("POST", f"/streams/{stream}", body,
+                              {"Content-Type": "application/vnd.eventstore.events+xml"})
+    assert response.status == 201
+    assert client.get(f"/streams/{stream}/0", accept="application/json").json() == {"a": "1"}
+    assert client.get(f"/streams/{stream}/1", accept="application/json").json() == "plain"
+    broken = client.request("POST", f"/streams/{stream}", b"<Events><Event>",
+                            {"Content-Type": "application/vnd.eventstore.events+xml"})
+    assert broken.status == 400 and broken.body == b"Write request body invalid."

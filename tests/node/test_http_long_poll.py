@@ -108,3 +108,23 @@ def test_if_none_match_still_parks_beyond_the_end(node, client, stream):
     client.append(stream, {"eventType": "x", "data": {}})
     thread.join(10)
     assert result["response"].status == 200 and result["response"].json()["entries"]
+
+
+def test_a_client_leaving_ends_its_poll(node, client, stream):
+    import socket
+
+    from node_http import basic
+    client.fill(stream, 1)
+    sock = socket.create_connection(("127.0.0.1", node.port))
+    sock.sendall(f"GET /streams/{stream}/1/forward/20 HTTP/1.1\r\nHost: x\r\n"
+                 f"Accept: application/vnd.eventstore.atom+json\r\nES-LongPoll: 30\r\n"
+                 f"Authorization: {basic('admin', 'changeit')}\r\n\r\n".encode())
+    deadline = time.monotonic() + 5
+    while not node.long_polls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert node.long_polls, "the poll never parked"
+    sock.close()
+    deadline = time.monotonic() + 5
+    while node.long_polls and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not node.long_polls

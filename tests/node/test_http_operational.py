@@ -190,3 +190,8 @@ def test_compression_only_for_exactly_gzip_or_deflate(client, stream):
     assert b'"streamId"' in zlib.decompress(deflated.body, -zlib.MAX_WBITS)
     combined = client.get(f"/streams/{stream}", headers={"Accept-Encoding": "gzip, deflate"})
     assert combined.header("Content-Encoding") is None and combined.json()["streamId"] == stream
+
+
+def test_http_1_1_without_host_is_400(node):
+    answer = raw_exchange(node.port, b"GET /ping HTTP/1.1\r\n\r\n")
+    assert answer.startswith(b"HTTP/1.1 400 Bad Request")

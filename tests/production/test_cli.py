@@ -245,7 +245,7 @@ def test_admin_shutdown_stops_the_node():
 
 
 def test_tls_options(certificate, stream, capsys):
-    process = NodeProcess("--tls", "--cert", certificate.cert_file, "--key", certificate.key_file)
+    process = NodeProcess("--tls-cert", certificate.cert_file, "--tls-key", certificate.key_file)
     process.wait_until_listening()
     try:
         assert process.url.startswith("https://")

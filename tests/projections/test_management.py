@@ -283,3 +283,13 @@ def test_only_ops_and_admins_manage_system_projections(api: Api) -> None:
     assert api.request("POST", "/projection/%24streams/command/disable", b"", auth=(user, "pw")).status == 401
     assert api.request("GET", "/projection/%24streams", auth=(user, "pw")).status == 200
     assert api.create(unique(), "fromAll()", auth=(user, "pw")).status == 201
+
+
+def test_a_recreated_projection_does_not_inherit_old_checkpoints(api: Api) -> None:
+    name, stream = counted(api)
+    api.append(stream, {"eventType": "E"})
+    wait_state(api, name, {"n": 2})
+    assert api.command(name, "disable").status == 200  # writes a checkpoint at n = 2
+    assert api.request("DELETE", f"/projection/{name}").status == 200
+    assert api.create(name, COUNT.format(stream=stream).replace("s.n++", "s.n += 100")).status == 201
+    wait_state(api, name, {"n": 200})  # both events handled again by the new query

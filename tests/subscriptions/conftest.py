@@ -14,23 +14,13 @@ from typing import Callable, List, Optional
 import pytest
 
 from clientapi import Client, WriteEvent
-from clientapi.subscriptions import CatchUpSubscriptions
 
 ADMIN = ("admin", "changeit")
-
-# Until the Client itself mixes the subscription methods in, tests use a Client that does.
-SubscribingClient = Client if issubclass(Client, CatchUpSubscriptions) else \
-    type("SubscribingClient", (CatchUpSubscriptions, Client), {})
 
 
 def make_client(host: str, port: int, credentials=ADMIN, **options) -> Client:
     username, password = credentials or (None, None)
-    return SubscribingClient(host, port, username=username, password=password, **options)
-
-
-def close_client(client: Client) -> None:
-    client._close_subscriptions()
-    client.close()
+    return Client(host, port, username=username, password=password, **options)
 
 
 @pytest.fixture(scope="session")
@@ -58,7 +48,7 @@ def fresh_node():
 def client(shared_node):
     client = make_client(shared_node.host, shared_node.port)
     yield client
-    close_client(client)
+    client.close()  # stops its subscriptions too
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 from clientapi.errors import ConnectionFailure, ProtocolError, Timeout
 from clientapi.subscriptions import RetryPolicy
 
-from .conftest import Recorder, append_in_batches, close_client, make_client, numbered, run_loop_for
+from .conftest import Recorder, append_in_batches, make_client, numbered, run_loop_for
 
 pytestmark = pytest.mark.slow
 
@@ -80,4 +80,4 @@ def test_node_restarted_twice_mid_subscription_no_gap_no_duplicate(node_process,
     assert recorder.errors, "the failures were not reported to on_error"
     assert all(isinstance(e, (ConnectionFailure, ProtocolError, Timeout)) for e in recorder.errors)
     assert subscription.is_running
-    close_client(client)
+    client.close()

@@ -10,8 +10,7 @@ from clientapi import WriteEvent
 from clientapi.errors import AccessDenied, StreamDeleted
 from clientapi.subscriptions import AllCheckpoint, AllPosition, CallbackError, RetryPolicy
 
-from .conftest import (Recorder, append_in_batches, close_client, free_port, make_client,
-                       numbered, run_loop_for)
+from .conftest import Recorder, append_in_batches, free_port, make_client, numbered, run_loop_for
 
 
 def all_events_of(client, streams):
@@ -79,7 +78,7 @@ def test_ten_thousand_events_of_all_each_once_in_log_order(fresh_node):
     for stream in streams:
         assert [e.data["i"] for e in ours if e.stream_id == stream] == \
             list(range(4000 if stream == "all-live" else 1500))
-    close_client(client)
+    client.close()
 
 
 # --- where it starts -------------------------------------------------------------------
@@ -152,7 +151,7 @@ def test_all_resumes_mid_page_from_its_checkpoint(fresh_node):
     client.wait(timeout=20)
     assert [(e.stream_id, e.event_number) for e in third.events] == [
         ("resume-all", 900), ("resume-all", 901)]
-    close_client(client)
+    client.close()
 
 
 def test_all_by_default_only_new_events(fresh_node):
@@ -164,7 +163,7 @@ def test_all_by_default_only_new_events(fresh_node):
     client.wait(timeout=10)
     assert [(e.stream_id, e.event_number) for e in recorder.events] == [
         ("fresh-news", 0), ("fresh-news", 1), ("fresh-news", 2)]
-    close_client(client)
+    client.close()
 
 
 def test_links_are_resolved_and_ordered_by_their_place_in_the_stream_read(client, stream):
@@ -186,6 +185,26 @@ def test_links_are_resolved_and_ordered_by_their_place_in_the_stream_read(client
     client.wait(timeout=10)
     assert [e.event_type for e in raw.events] == ["$>"] * 4
     assert [e.event_number for e in raw.events] == [0, 1, 2, 3]
+
+
+def test_a_category_stream_of_the_standard_projections_catches_up_then_goes_live():
+    from clientapi.server import Node
+
+    with Node(port=0, run_projections="system", start_standard_projections=True) as node:
+        client = make_client(node.host, node.port)
+        for n in range(3):
+            client.append_to_stream("order-{}".format(n), numbered(2, 10 * n))
+        recorder = Recorder(client, until=8)
+        client.subscribe("$ce-order", recorder, True, on_live=lambda: client.append_to_stream_async(
+            "order-1", numbered(2, 12)))
+        client.wait(timeout=20)
+        client.close()
+    assert [e.original_event_number for e in recorder.events] == list(range(8))
+    assert {e.original_stream_id for e in recorder.events} == {"$ce-order"}
+    assert sorted(e.data["i"] for e in recorder.events) == [0, 1, 10, 11, 12, 13, 20, 21]
+    assert [e.data["i"] for e in recorder.events[-2:]] == [12, 13]
+    assert [(e.stream_id, e.event_number) for e in recorder.events[-2:]] == [
+        ("order-1", 2), ("order-1", 3)]
 
 
 def test_text_and_json_events_come_with_their_data(client, stream):
@@ -259,15 +278,17 @@ def test_unsubscribe_between_waits_stops_a_live_subscription(client, stream):
     kept.stop()
 
 
-def test_stopping_many_subscriptions_leaves_nothing_running(client, stream):
+def test_closing_the_client_stops_its_subscriptions(client, stream):
     subscriptions = [client.subscribe(stream, lambda e: None) for _ in range(5)]
     all_subscription = client.subscribe_all(lambda e: None)
     run_loop_for(client, 0.1)
     client.unsubscribe_all()
     assert not all_subscription.is_running
     assert all(s.is_running for s in subscriptions)
-    client._close_subscriptions()
+    tasks = set(client._catch_up_subscriptions().tasks)
+    client.close()
     assert not any(s.is_running for s in subscriptions)
+    assert all(task.done() for task in tasks)  # none left pending on the closed loop
 
 
 # --- failures --------------------------------------------------------------------------
@@ -330,7 +351,17 @@ def test_no_access_to_all_stops_with_access_denied(shared_node):
     anonymous.wait(timeout=10)
     assert [type(e) for e in errors] == [AccessDenied]
     assert not subscription.is_running
-    close_client(anonymous)
+    anonymous.close()
+
+
+def test_credentials_can_be_given_per_subscription(shared_node):
+    anonymous = make_client(shared_node.host, shared_node.port, credentials=None)
+    recorder = Recorder(anonymous)
+    anonymous.subscribe_all(recorder, True, credentials=("admin", "changeit"),
+                            on_live=anonymous.resume, on_error=recorder.on_error)
+    anonymous.wait(timeout=20)
+    assert recorder.events and recorder.errors == []
+    anonymous.close()
 
 
 def test_a_hard_deleted_stream_stops_with_stream_deleted(client, stream):
@@ -357,7 +388,7 @@ def test_a_node_that_is_gone_is_retried_and_reported(stream):
     client.wait(timeout=10)
     assert subscription.is_running  # still trying
     assert all(e.__class__.__name__ == "ConnectionFailure" for e in recorder.errors)
-    close_client(client)
+    client.close()
 
 
 # --- many at once, async ---------------------------------------------------------------
@@ -410,7 +441,6 @@ def test_async_for_over_a_subscription_from_asyncio_code(shared_node, stream):
                     break
         assert not subscription.is_running
         assert subscription.checkpoint == 32
-        client._close_subscriptions()
         client.close()
         return seen
 
@@ -424,7 +454,6 @@ def test_async_for_ends_with_the_error_that_stopped_the_subscription(shared_node
             async for _ in anonymous.subscribe_all(start_from_beginning=True):
                 pass
         finally:
-            anonymous._close_subscriptions()
             anonymous.close()
 
     with pytest.raises(AccessDenied):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from enum import IntEnum
 from functools import lru_cache
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 from ..core.model import LINK_EVENT_TYPE, EventRecord, ResolvedEvent
 from .text import (decode_text, encode_basestring, escape_stream, iso_timestamp, json_text,
@@ -76,7 +76,21 @@ def event_data_document(event: EventRecord) -> Any:
 
 # --- entries ------------------------------------------------------------------------
 
-def _rich_fields(resolved: ResolvedEvent, target: EventRecord, embed: Embed, sep: str) -> str:
+class _Streams(dict):
+    """Per-render memo: stream id -> (its JSON literal, its URL prefix as an open JSON literal)."""
+
+    def __init__(self, base: str):
+        super().__init__()
+        self.base = base
+
+    def __missing__(self, stream_id: str) -> tuple[str, str]:
+        url_prefix = _q(f"{self.base}/streams/{escape_stream(stream_id)}/")[:-1]
+        value = self[stream_id] = (_q(stream_id), url_prefix)
+        return value
+
+
+def _rich_fields(resolved: ResolvedEvent, target: EventRecord, embed: Embed, sep: str,
+                 streams: _Streams) -> str:
     """The fields an entry carries before `title` at rich levels and above, `sep`-joined."""
     record = resolved.original
     is_json = target.is_json
@@ -109,11 +123,11 @@ def _rich_fields(resolved: ResolvedEvent, target: EventRecord, embed: Embed, sep
             text += f'"linkMetaData": {_q(link_metadata)}{sep}'
             if link_metadata:
                 is_link_metadata = "true"
-    return (f'{text}"streamId": {_q(target.stream_id)}{sep}'
+    return (f'{text}"streamId": {streams[target.stream_id][0]}{sep}'
             f'"isJson": {"true" if is_json else "false"}{sep}'
             f'"isMetaData": {is_metadata}{sep}"isLinkMetaData": {is_link_metadata}{sep}'
             f'"isRedacted": false{sep}"positionEventNumber": {record.event_number}{sep}'
-            f'"positionStreamId": {_q(record.stream_id)}{sep}')
+            f'"positionStreamId": {streams[record.stream_id][0]}{sep}')
 
 
 def _unresolved_link_target(link: EventRecord) -> tuple[str, int]:
@@ -138,12 +152,21 @@ def _layout(prefix: str) -> tuple[str, str, str, str, str]:
     return sep, author, links_open, links_middle, links_close
 
 
+def entries_text(events: Iterable[ResolvedEvent], base: str, embed: Embed,
+                 prefix: str = "") -> list[str]:
+    """Entries of one feed (sharing the per-stream work), each opening at `prefix`."""
+    streams = _Streams(base)
+    return [entry_text(event, base, embed, prefix, streams=streams) for event in events]
+
+
 def entry_text(resolved: ResolvedEvent, base: str, embed: Embed, prefix: str = "",
-               single: bool = False) -> str:
+               single: bool = False, streams: Optional[_Streams] = None) -> str:
     """One entry as JSON text whose opening brace sits at indentation `prefix`.
 
     `single` marks a single-event read, which carries `content` like embed=content does.
     """
+    if streams is None:
+        streams = _Streams(base)
     sep, author, links_open, middle, close = _layout(prefix)
     target = resolved.event
     record = resolved.original
@@ -155,13 +178,15 @@ def entry_text(resolved: ResolvedEvent, base: str, embed: Embed, prefix: str = "
         stream_id, number = target.stream_id, target.event_number
         summary = LINK_SUMMARY if record.event_type == LINK_EVENT_TYPE else target.event_type
         if embed >= Embed.RICH:
-            rich = _rich_fields(resolved, target, embed, sep)
-    url = _q(f"{base}/streams/{escape_stream(stream_id)}/{number}")
+            rich = _rich_fields(resolved, target, embed, sep, streams)
+    quoted_stream, url_prefix = streams[stream_id]
+    url = f'{url_prefix}{number}"'
+
     content = ""
     if (target is not None and (single or embed == Embed.CONTENT) and target.is_json
             and record.event_type != LINK_EVENT_TYPE):
         content = f'{sep}"content": {nested_json(event_record(target), prefix + "  ")}'
-    return (f'{{{sep[1:]}{rich}"title": {_q(f"{number}@{stream_id}")}{sep}"id": {url}{sep}'
+    return (f'{{{sep[1:]}{rich}"title": "{number}@{quoted_stream[1:]}{sep}"id": {url}{sep}'
             f'"updated": "{iso_timestamp(record.created)}"{sep}{author}{sep}'
             f'"summary": {_q(summary)}{content}{sep}{links_open}{url}{middle}{url}{close}')
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Optional, Sequence
 
 from ..core.model import AllSlice, ResolvedEvent, StreamSlice
-from .entries import AUTHOR, Embed, entry_text
+from .entries import AUTHOR, Embed, entries_text
 from .text import EMPTY_UPDATED, escape_stream, iso_timestamp, json_text
 
 ALL_STREAM_PATH = "/streams/%24all"
@@ -48,7 +48,7 @@ def _newest_first(events: Sequence[ResolvedEvent], direction: str) -> Sequence[R
 def _entries_text(events: Sequence[ResolvedEvent], base: str, embed: Embed) -> str:
     if not events:
         return "[]"
-    body = ",\n".join("    " + entry_text(event, base, embed, prefix="    ") for event in events)
+    body = ",\n".join("    " + text for text in entries_text(events, base, embed, "    "))
     return f"[\n{body}\n  ]"
 
 

@@ -10,6 +10,7 @@ import json
 import uuid
 from typing import Optional
 
+from ..atom.xml import XML_DECLARATION, json_to_xml
 from ..core import errors
 from ..core.model import ANY, SYSTEM, NewEvent
 from . import media
@@ -26,7 +27,6 @@ class AdminHandler(NodeHandler):
     def reply_document(self, document: object) -> None:
         media_type = self.media_type or media.TEXT_PLAIN
         if media_type in (media.TEXT_XML, media.APPLICATION_XML):
-            from ..atom.xml import XML_DECLARATION, json_to_xml
             self.reply(200, (XML_DECLARATION + json_to_xml("result", document)).encode(), media_type)
         else:
             self.reply(200, json.dumps(document).encode(), media_type)

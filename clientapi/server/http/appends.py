@@ -90,17 +90,18 @@ def _payload(value: Any) -> tuple[bytes, bool]:
 _CANONICAL_KEYS = frozenset({"eventId", "eventType", "data", "metadata"})
 
 
-def _element_fields(element: dict) -> dict:
-    """The element keyed by lower-cased property names (names match case-insensitively)."""
-    if element.keys() <= _CANONICAL_KEYS:  # the usual spelling: no copy needed
-        return {"eventid": element.get("eventId"), "eventtype": element.get("eventType"),
-                "data": element.get("data"), "metadata": element.get("metadata")}
-    return {str(key).lower(): value for key, value in element.items()}
+def _element_values(element: dict) -> tuple:
+    """(eventId, eventType, data, metadata) of a batch element, names matched case-insensitively."""
+    if element.keys() <= _CANONICAL_KEYS:  # the usual spelling
+        get = element.get
+        return get("eventId"), get("eventType"), get("data"), get("metadata")
+    lowered = {str(key).lower(): value for key, value in element.items()}
+    return (lowered.get("eventid"), lowered.get("eventtype"), lowered.get("data"),
+            lowered.get("metadata"))
 
 
-def _new_event(fields: dict) -> NewEvent:
-    """One batch element, its property names already lower-cased."""
-    raw_id = fields.get("eventid")
+def _new_event(raw_id: Any, event_type: Any, data_value: Any, metadata_value: Any) -> NewEvent:
+    """One batch element, validated in the real server's order."""
     if raw_id is None or raw_id == "":
         raise AppendRejected(EMPTY_EVENT_ID)
     if not isinstance(raw_id, str):
@@ -111,11 +112,10 @@ def _new_event(fields: dict) -> NewEvent:
         raise AppendRejected(BODY_INVALID) from None
     if not event_id.int:
         raise AppendRejected(EMPTY_EVENT_ID)
-    event_type = fields.get("eventtype")
     if not event_type or not isinstance(event_type, str):
         raise AppendRejected(EMPTY_EVENT_TYPE)
-    data, data_is_json = _payload(fields.get("data"))
-    metadata, metadata_is_json = _payload(fields.get("metadata"))
+    data, data_is_json = _payload(data_value)
+    metadata, metadata_is_json = _payload(metadata_value)
     return NewEvent(event_id, event_type, data, metadata, data_is_json or metadata_is_json)
 
 
@@ -130,7 +130,7 @@ def _json_batch(body: bytes) -> list[NewEvent]:
     for element in parsed:
         if not isinstance(element, dict):
             raise AppendRejected(BODY_INVALID)
-        events.append(_new_event(_element_fields(element)))
+        events.append(_new_event(*_element_values(element)))
     return events
 
 
@@ -161,7 +161,8 @@ def _xml_batch(body: bytes) -> list[NewEvent]:
         for child in element:
             tag = child.tag.rsplit("}", 1)[-1].lower()
             fields[tag] = _xml_value(child) if list(child) else (child.text or "")
-        events.append(_new_event(fields))
+        events.append(_new_event(fields.get("eventid"), fields.get("eventtype"),
+                                 fields.get("data"), fields.get("metadata")))
     if not events:
         raise AppendRejected(BODY_INVALID)
     return events

@@ -11,8 +11,11 @@
 
 Subclass `NodeHandler`, implement `get`/`post`/... as coroutines, declare
 `RESPONSE_CODECS = {"GET": (...)}` and, for bodies, `REQUEST_CODECS = {"POST": (...)}`.
-In a method: `self.principal`, `self.media_type`, `self.core`, `self.base_url`,
-`self.reply_json(doc)`, raise core errors or `HttpProblem` for refusals.
+In a method: `self.principal`, `self.media_type`, `self.core`, `self.node`, `self.base_url`,
+`self.es_header(name)` / `self.bool_header(name)` (ES-* and Kurrent-* alike),
+`self.query_value(name)`, `self.read_json_body()`, `self.require_authenticated()` /
+`require_ops()` / `require_admin()`, `self.reply(...)` / `self.reply_json(doc)`; raise core
+errors, `HttpProblem` or `bad_request(text)` for refusals (mapped by `problem_for`).
 """
 from __future__ import annotations
 
@@ -60,6 +63,14 @@ def _http_date() -> str:
 
 
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
+
+
+def header_value(headers: httputil.HTTPHeaders, name: str) -> Optional[str]:
+    """`headers.get(name)` without the exception a missing header costs inside HTTPHeaders."""
+    values = headers.get_list(name)
+    if not values:
+        return None
+    return values[0] if len(values) == 1 else ",".join(values)
 
 
 class HttpProblem(Exception):
@@ -120,6 +131,7 @@ class NodeHandler(tornado.web.RequestHandler):
     _implemented = frozenset({"OPTIONS"})
 
     principal: Principal = ANONYMOUS
+    _es_headers: Optional[dict] = None
     media_type: Optional[str] = None
     request_media_type: Optional[str] = None
 
@@ -178,7 +190,7 @@ class NodeHandler(tornado.web.RequestHandler):
             return
         if self.AUTHENTICATE:
             principal = await self.settings["authenticator"].principal_for(
-                self.request.headers.get("Authorization"))
+                header_value(self.request.headers, "Authorization"))
             if principal is None:
                 if not self.insecure:
                     raise HttpProblem(401, "Unauthorized", headers={
@@ -188,7 +200,7 @@ class NodeHandler(tornado.web.RequestHandler):
         request_codecs = self.REQUEST_CODECS.get(method)
         if request_codecs is not None:
             self.request_media_type = media.request_codec(
-                self.request.headers.get("Content-Type"), request_codecs)
+                header_value(self.request.headers, "Content-Type"), request_codecs)
             if self.request_media_type is None:
                 raise HttpProblem(415, "Invalid or missing Content-Type")
         response_codecs = self.RESPONSE_CODECS.get(method)
@@ -197,7 +209,7 @@ class NodeHandler(tornado.web.RequestHandler):
 
     def negotiate(self, codecs: tuple[str, ...]) -> str:
         try:
-            chosen = media.negotiate(self.request.headers.get("Accept"),
+            chosen = media.negotiate(header_value(self.request.headers, "Accept"),
                                      self.query_value("format"), codecs)
         except media.UnknownFormat:
             raise HttpProblem(500, "Internal Server Error", "Unknown format requested",
@@ -218,11 +230,16 @@ class NodeHandler(tornado.web.RequestHandler):
 
     def es_header(self, name: str) -> tuple[str, Optional[str]]:
         """(`ES-<name>` or `Kurrent-<name>` as sent, value), the Kurrent name winning."""
-        headers = self.request.headers
-        for prefix in ("Kurrent-", "ES-"):
-            value = headers.get(prefix + name)
-            if value is not None:
-                return prefix + name, value
+        sent = self._es_headers
+        if sent is None:  # one pass over the request's headers, most have none of these
+            sent = self._es_headers = {
+                key.lower(): value for key, value in self.request.headers.get_all()
+                if key[:3].lower() == "es-" or key[:8].lower() == "kurrent-"}
+        if sent:
+            for prefix in ("Kurrent-", "ES-"):
+                value = sent.get((prefix + name).lower())
+                if value is not None:
+                    return prefix + name, value
         return "ES-" + name, None
 
     def bool_header(self, *names: str, default: bool = False) -> bool:
@@ -281,7 +298,7 @@ class NodeHandler(tornado.web.RequestHandler):
 
     def _compressed(self, body: bytes) -> bytes:
         """The real server compresses only for `Accept-Encoding` of exactly gzip or deflate."""
-        wanted = self.request.headers.get("Accept-Encoding")
+        wanted = header_value(self.request.headers, "Accept-Encoding")
         if wanted is None:
             return body
         wanted = wanted.strip().lower()
@@ -355,12 +372,12 @@ def problem_for(exc: Optional[BaseException], method: str, status_code: int = 50
 
 def _base_url(request: Any) -> str:
     headers = request.headers
-    scheme = headers.get("X-Forwarded-Proto") or request.protocol
-    host = headers.get("X-Forwarded-Host") or request.host or "127.0.0.1"
-    port = headers.get("X-Forwarded-Port")
+    scheme = header_value(headers, "X-Forwarded-Proto") or request.protocol
+    host = header_value(headers, "X-Forwarded-Host") or request.host or "127.0.0.1"
+    port = header_value(headers, "X-Forwarded-Port")
     if port:
         host = f"{_strip_port(host)}:{port}"
-    prefix = (headers.get("X-Forwarded-Prefix") or "").rstrip("/")
+    prefix = (header_value(headers, "X-Forwarded-Prefix") or "").rstrip("/")
     if prefix and not prefix.startswith("/"):
         prefix = "/" + prefix
     return f"{scheme}://{host}{prefix}"

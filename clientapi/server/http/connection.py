@@ -18,9 +18,12 @@ from typing import Any, Callable, Optional
 from tornado import httputil
 from tornado.web import Application
 
+from .base import header_value
+
 log = logging.getLogger("clientapi.server.http")
 
 MAX_HEAD_BYTES = 64 * 1024
+_JOIN_LIMIT = 64 * 1024  # below this the head and body go out in one write
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _TOO_LARGE = (b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n"
@@ -173,8 +176,13 @@ class _Connection(asyncio.Protocol):
             if body:
                 delegate.data_received(body)
             delegate.finish()
+        except httputil.HTTPInputError as error:  # e.g. HTTP/1.1 without Host
+            log.debug("refused %s %s: %s", start_line.method, start_line.path, error)
+            self._current = None
+            self._refuse(_BAD_REQUEST)
         except Exception:
             log.exception("could not dispatch %s %s", start_line.method, start_line.path)
+            self._current = None
             self._refuse(_BAD_REQUEST)
 
     def exchange_finished(self, exchange: "_Exchange") -> None:
@@ -220,12 +228,12 @@ class _Connection(asyncio.Protocol):
     def _body(self, headers: httputil.HTTPHeaders, version: str,
               start: int) -> tuple[Optional[bytes], int]:
         buffer = self._buffer
-        encoding = headers.get("Transfer-Encoding")
+        encoding = header_value(headers, "Transfer-Encoding")
         if encoding is not None:
             if encoding.strip().lower() != "chunked" or "Content-Length" in headers:
                 raise BadRequest("unsupported transfer encoding")
             return self._chunked_body(headers, version, start)
-        length_text = headers.get("Content-Length")
+        length_text = header_value(headers, "Content-Length")
         if length_text is None:
             return b"", start
         if not length_text.strip().isdigit():
@@ -273,7 +281,7 @@ class _Connection(asyncio.Protocol):
 
     def _maybe_continue(self, headers: httputil.HTTPHeaders, version: str) -> None:
         if (not self._continue_sent and version == "HTTP/1.1" and self.transport is not None
-                and headers.get("Expect", "").lower() == "100-continue"):
+                and (header_value(headers, "Expect") or "").lower() == "100-continue"):
             self._continue_sent = True
             self.transport.write(_CONTINUE)
 
@@ -291,7 +299,7 @@ class _Exchange(httputil.HTTPConnection):
         self.context = connection.context
         self.method = start_line.method
         self.version = start_line.version
-        connection_header = (headers.get("Connection") or "").lower()
+        connection_header = (header_value(headers, "Connection") or "").lower()
         if self.version == "HTTP/1.1":
             self.keep_alive = "close" not in connection_header
         else:
@@ -334,7 +342,11 @@ class _Exchange(httputil.HTTPConnection):
         lines.extend(f"{name}: {value}" for name, value in headers.get_all())
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin1")
         if chunk:
-            data += self._framed(chunk)
+            body = self._framed(chunk)
+            if len(body) > _JOIN_LIMIT:  # a big body is not worth copying just to join it
+                self.connection.write(data)
+                return self.connection.write(body)
+            data += body
         return self.connection.write(data)
 
     def _framed(self, chunk: bytes) -> bytes:

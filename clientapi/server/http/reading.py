@@ -7,11 +7,12 @@ from __future__ import annotations
 import asyncio
 import zlib
 from typing import Any, Awaitable, Optional
+from xml.sax.saxutils import escape
 
 from ..atom import Embed, Feed, feed_json, feed_xml, json_text, parse_embed
 from ..core.model import Principal, StreamMetadata
 from . import media
-from .base import NodeHandler, bad_request
+from .base import NodeHandler, bad_request, header_value
 
 LONG_POLL_CAP_SECONDS = 60.0  # longer ES-LongPoll values wait this long, then answer as usual
 IMMUTABLE_SECONDS = 31536000
@@ -96,7 +97,7 @@ class ReadHandler(NodeHandler):
 
     def not_modified(self, version: int) -> bool:
         """If-None-Match names this version for the negotiated media type."""
-        header = self.request.headers.get("If-None-Match")
+        header = header_value(self.request.headers, "If-None-Match")
         if not header:
             return False
         parts = header.strip().strip('"').split(";")
@@ -138,7 +139,6 @@ class ReadHandler(NodeHandler):
 
 def html_page(title: str, json_body: str) -> str:
     """What a browser gets instead of the web UI: the document, readable."""
-    from xml.sax.saxutils import escape
     return (f"<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{escape(title)}</title>"
             f"</head><body><pre>{escape(json_body)}</pre></body></html>")
 

@@ -6,6 +6,7 @@ render what comes back.
 """
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any, Optional
 
@@ -18,7 +19,7 @@ from . import media
 from .all import ALL_PATTERN, AllPageHandler, serve_all_page
 from .appends import (AppendRejected, EventTooLarge, events_from_body, is_single_event_type,
                       parse_event_id)
-from .base import HttpProblem, TrailingSlashHandler, bad_request
+from .base import HttpProblem, TrailingSlashHandler, bad_request, header_value
 from .filtered import ROUTES as FILTERED_ROUTES
 from .reading import (ReadHandler, empty_json_document, etag_hash, html_page, parse_count,
                       parse_event_number)
@@ -101,7 +102,7 @@ class StreamRequests(ReadHandler):
                 groups = [getattr(group, "name", group) for group in subscriptions.groups(stream_id)]
             except Exception:  # an optional nicety; never fail the description over it
                 groups = []
-        status = 406 if media.accepts_anything(self.request.headers.get("Accept")) else 200
+        status = 406 if media.accepts_anything(header_value(self.request.headers, "Accept")) else 200
         self.reply_json(description_document(stream_id, groups), status, self.media_type
                         or media.STREAMDESC_JSON, "Description Document")
 
@@ -133,7 +134,6 @@ class StreamRequests(ReadHandler):
         return slice_
 
     def loop_time(self) -> float:
-        import asyncio
         return asyncio.get_running_loop().time()
 
     async def serve_page(self, stream_id: str, start: Optional[int], count: int,

@@ -19,7 +19,7 @@ from ..core.model import ANY, SYSTEM, NewEvent
 from .definition import ProjectionDefinition
 from .streams import checkpoint_stream, partition_checkpoint_stream, partitions_stream
 from .tags import CheckpointTag, parse_version_tag
-from .writer import read_whole_stream
+from .readers import read_whole_stream
 
 PROJECTION_CHECKPOINT_EVENT_TYPE = "$ProjectionCheckpoint"
 PARTITION_CHECKPOINT_EVENT_TYPE = "$Checkpoint"

@@ -125,3 +125,18 @@ class StreamsReader:
             if await self._core.last_event_number(stream) >= next_number:
                 return True
         return False
+
+
+async def read_whole_stream(core, stream: str) -> list:
+    """Every record of a stream, oldest first ([] when it does not exist)."""
+    records: list = []
+    next_number = 0
+    while True:
+        try:
+            page = await core.read_stream(stream, next_number, 500, "forward", False, SYSTEM)
+        except (StreamNotFound, StreamDeleted):
+            return records
+        records.extend(r.original for r in page.events)
+        if page.is_end_of_stream or not page.events:
+            return records
+        next_number = page.events[-1].original.event_number + 1

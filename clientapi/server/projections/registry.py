@@ -17,7 +17,7 @@ from ..core.errors import CoreError, StreamDeleted, StreamNotFound, WrongExpecte
 from ..core.model import ANY, SYSTEM, NewEvent
 from .definition import ProjectionDefinition
 from .streams import REGISTRY_STREAM, definition_stream
-from .writer import read_whole_stream
+from .readers import read_whole_stream
 
 log = logging.getLogger("clientapi.server.projections")
 

@@ -114,4 +114,4 @@ def _definition_document(source: SourceSpec) -> dict:
 
 
 def _without_empty(document: dict) -> dict:
-    return {k: v for k, v in document.items() if v not in (False, 0, None, "", [], {}) or v is True}
+    return {k: v for k, v in document.items() if v not in (False, 0, None, "", [], {})}

@@ -7,7 +7,6 @@ projections; "all" runs everything.
 from __future__ import annotations
 
 import asyncio
-import logging
 import uuid
 from typing import Optional
 
@@ -15,13 +14,11 @@ from ..core.errors import Conflict, CoreError, NotFound
 from .definition import CONTINUOUS, JS_HANDLER, ONE_TIME, TRANSIENT, ProjectionConfig, ProjectionDefinition
 from .handlers import ProjectionFault, SourceSpec
 from .native import STANDARD_PROJECTIONS, NativeProjectionHandler
-from .readers import LogTail
+from .readers import LogTail, read_whole_stream
 from .registry import ProjectionRegistry, delete_stream
 from .runner import STOP_ABORT, STOP_DISABLE, ProjectionRunner, RunState
 from .streams import checkpoint_stream, emitted_streams_stream, partition_checkpoint_stream, partitions_stream
-from .writer import read_tracked_streams, read_whole_stream
-
-log = logging.getLogger("clientapi.server.projections")
+from .writer import read_tracked_streams
 
 MODES = ("none", "system", "all")
 

@@ -22,6 +22,7 @@ from typing import Optional
 from ..core.errors import StreamDeleted, StreamNotFound
 from ..core.model import ANY, LINK_EVENT_TYPE, SYSTEM, NewEvent
 from .handlers import Emission, ProjectionFault, SourceEvent
+from .readers import read_whole_stream
 from .streams import emitted_streams_stream
 from .tags import EventTag, parse_version_tag, version_tag
 
@@ -160,21 +161,6 @@ class OutputWriter:
         await self._core.append(tracking_stream, [NewEvent(event_id, STREAM_TRACKED_EVENT_TYPE,
                                                            stream.encode("utf-8"))], ANY, SYSTEM)
         self._tracked.add(stream)
-
-
-async def read_whole_stream(core, stream: str) -> list:
-    """Every record of a stream, oldest first ([] when it does not exist)."""
-    records: list = []
-    next_number = 0
-    while True:
-        try:
-            page = await core.read_stream(stream, next_number, 500, "forward", False, SYSTEM)
-        except (StreamNotFound, StreamDeleted):
-            return records
-        records.extend(r.original for r in page.events)
-        if page.is_end_of_stream or not page.events:
-            return records
-        next_number = page.events[-1].original.event_number + 1
 
 
 async def read_tracked_streams(core, tracking_stream: str) -> list[str]:

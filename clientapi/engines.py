@@ -1,0 +1,56 @@
+"""tornado's two HTTP clients, each with one fix for how it talks to an EventStore server.
+
+- curl: libcurl (8.x) removes dot segments from the path, and counts `%2E` as a dot, so
+  the streams "." and ".." (sent as /streams/%2E) would be asked for as /streams/. Paths
+  are sent exactly as built.
+- simple: when the server resets the connection in the middle of a response, tornado's
+  `_HTTPConnection.on_connection_close` re-raises the socket error from a close callback
+  where nobody catches it ("Uncaught exception" in the log), and the fetch only ends at its
+  request_timeout, as a timeout. Here the reset ends the fetch at once, as a clean close
+  of the connection does.
+"""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient
+from tornado.simple_httpclient import HTTPStreamClosedError, SimpleAsyncHTTPClient, _HTTPConnection
+
+__all__ = ["SimpleHTTPClient", "curl_http_client"]
+
+
+class _ResetReportingConnection(_HTTPConnection):
+    def on_connection_close(self) -> None:
+        if self.final_callback is not None and self.stream.error is not None:
+            try:
+                raise HTTPStreamClosedError(
+                    "Connection closed: {}".format(self.stream.error)) from self.stream.error
+            except HTTPStreamClosedError:
+                self._handle_exception(*sys.exc_info())
+            return
+        super().on_connection_close()
+
+
+class SimpleHTTPClient(SimpleAsyncHTTPClient):
+    def _connection_class(self) -> type:
+        return _ResetReportingConnection
+
+
+@functools.lru_cache(maxsize=None)
+def _curl_client_class() -> type:
+    # Defined on first use: pycurl is optional.
+    import pycurl
+    from tornado.curl_httpclient import CurlAsyncHTTPClient
+
+    class CurlHTTPClient(CurlAsyncHTTPClient):
+        def _curl_setup_request(self, curl: Any, *args: Any) -> None:
+            super()._curl_setup_request(curl, *args)
+            curl.setopt(pycurl.PATH_AS_IS, 1)  # per request: handles are reset between requests
+    return CurlHTTPClient
+
+
+def curl_http_client(**options: Any) -> AsyncHTTPClient:
+    """A CurlAsyncHTTPClient that keeps dot segments (needs pycurl)."""
+    return _curl_client_class()(**options)
