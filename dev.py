@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""The project's two entry points, each doing its own set-up on a fresh machine.
+"""The project's entry points, each doing its own set-up on a fresh machine.
 
     python3 dev.py hello   # the hello world, on an embedded node if none answers on 127.0.0.1:2113
     python3 dev.py test    # the whole test suite
+    python3 dev.py chat    # the chat demo (see README); arguments go to demo/chat.py
 
 Each creates `.venv/` beside this file on first use and installs the package into it
 (editable, with the test extras for `test`); later runs reuse it unless setup.py changed.
@@ -43,6 +44,9 @@ def main(argv: list[str]) -> int:
     if command == "hello":
         ensure_environment("")
         return subprocess.call([str(PYTHON), str(ROOT / "demo" / "hello_world.py"), *argv[1:]], cwd=ROOT)
+    if command == "chat":
+        ensure_environment("projections")
+        return subprocess.call([str(PYTHON), str(ROOT / "demo" / "chat.py"), *argv[1:]], cwd=ROOT)
     if command == "test":
         ensure_environment("test")
         return subprocess.call([str(PYTHON), "-m", "pytest", *argv[1:]], cwd=ROOT)
