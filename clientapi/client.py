@@ -178,15 +178,16 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
 
     async def _read(self, request: Request, auth: Optional[Credentials],
                     single: bool = False) -> Tuple[decoding.FeedPage, List[ReadEvent]]:
-        """One page (or one entry) as ReadEvents, in the order the server lists them.
-        `embed=body` omits non-JSON payloads; only when the page holds such events is it
-        read a second time at `embed=tryharder` to fill them in."""
+        """One page (or one entry) as ReadEvents, in the order the server lists them."""
         page = await self._fetch_page(request, auth, single)
         return page, await self._events_of(request, page, auth, single)
 
     async def _events_of(self, request: Request, page: decoding.FeedPage, auth: Optional[Credentials],
-                         single: bool = False, next_in_flight: bool = False) -> List[ReadEvent]:
-        if next_in_flight:
+                         single: bool = False, in_slices: bool = False) -> List[ReadEvent]:
+        """`embed=body` omits non-JSON payloads; only when the page holds such events is it
+        read a second time at `embed=tryharder` to fill them in. `in_slices` lets the event
+        loop run between slices (for the next page in flight)."""
+        if in_slices:
             events = await paging.decode_in_slices(page.entries, decoding.read_events_from_entries)
         else:
             events = decoding.read_events_from_entries(page.entries)
@@ -208,7 +209,7 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
         """The events of each page from `first` on, `following(page)` giving the next
         request (see paging.py: the next page is read while this one is decoded)."""
         async def decode(request: Request, page: decoding.FeedPage) -> List[ReadEvent]:
-            return await self._events_of(request, page, auth, next_in_flight=True)
+            return await self._events_of(request, page, auth, in_slices=True)
         return await paging.read_chain(first, lambda request: self._fetch_page(request, auth, False),
                                        following, decode)
 

@@ -37,6 +37,7 @@ async def read_chain(first: Any, fetch: Callable[[Any], Awaitable[Page]],
             current, request = request, following(page)
             pending = asyncio.ensure_future(fetch(request)) if request is not None else None
             results.append(await decode(current, page))
+            del page  # its entries are many objects: free them before the collector meets them
     finally:
         if pending is not None and not pending.done():
             pending.cancel()

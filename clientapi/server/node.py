@@ -18,6 +18,8 @@ from typing import Any, Optional
 
 from tornado.netutil import bind_sockets
 
+from .dblock import DatabaseLock
+
 log = logging.getLogger("clientapi.server")
 
 MAX_BODY_BYTES = 256 * 1024 * 1024  # batches of several 4 MiB events still arrive whole
@@ -55,6 +57,7 @@ class Node:
         self._thread: Optional[threading.Thread] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._stop_requested: Optional[asyncio.Event] = None
+        self._db_lock: Optional[DatabaseLock] = None
 
     @property
     def url(self) -> str:
@@ -72,7 +75,14 @@ class Node:
         from .projections import ProjectionsSubsystem
 
         self._shutdown_requested = asyncio.Event()
-        self.core = await EventStoreCore.open(self.db, insecure=self.insecure)
+        if self.db is not None:
+            self._db_lock = DatabaseLock(self.db)
+            self._db_lock.acquire()
+        try:
+            self.core = await EventStoreCore.open(self.db, insecure=self.insecure)
+        except BaseException:
+            self._release_db()
+            raise
         try:
             self.subscriptions = PersistentSubscriptions(self.core)
             await self.subscriptions.start()
@@ -131,6 +141,12 @@ class Node:
         if self.core is not None:
             await self.core.close()
             self.core = None
+        self._release_db()
+
+    def _release_db(self) -> None:
+        if self._db_lock is not None:
+            self._db_lock.release()
+            self._db_lock = None
 
     # --- on a thread of its own ------------------------------------------------------------
     def start(self) -> "Node":

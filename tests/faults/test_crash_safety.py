@@ -3,6 +3,7 @@ several writers append through the client, restart it each time, and check that 
 holds exactly what it acknowledged (see workload.py for the checks)."""
 from __future__ import annotations
 
+import json
 import os
 import random
 import threading
@@ -171,3 +172,48 @@ def check_category_links(port: int, category: str, appended: dict, seed: int) ->
         numbers = [int(t.split("@", 1)[0]) for t in targets if t.split("@", 1)[1] == stream]
         assert numbers == list(range(count)), f"seed {seed}: $ce- links of {stream}"
     return len(targets)
+
+
+def test_acknowledged_management_changes_survive_sigkill(node_process):
+    """Users, subscription groups and projections answered 2xx are there after a SIGKILL
+    that comes right after the answer."""
+    from .rawhttp import ADMIN_AUTH, RawHttp, basic
+    node = node_process("--run-projections", "all")
+    tag = uuid.uuid4().hex[:6]
+    read = {"Authorization": ADMIN_AUTH, "Accept": "application/json"}
+
+    def change_then_kill(method: str, path: str, body) -> None:
+        http = RawHttp(node.host, node.port)
+        payload = body.encode() if isinstance(body, str) else (
+            json.dumps(body).encode() if body is not None else None)
+        answer = http.request(method, path, payload, {"Authorization": ADMIN_AUTH,
+                                                      "Content-Type": "application/json"})
+        http.close()
+        assert answer.status < 300, f"{method} {path}: {answer.status} {answer.text}"
+        node.kill()  # right after the answer
+        node.start()
+
+    def status(path: str, auth: str = ADMIN_AUTH) -> int:
+        http = RawHttp(node.host, node.port)
+        try:
+            return http.request("GET", path, None, {"Authorization": auth, "Accept": "application/json"}).status
+        finally:
+            http.close()
+    change_then_kill("POST", "/users/", {"loginName": f"u{tag}", "fullName": "u", "password": "pw1", "groups": []})
+    change_then_kill("POST", f"/users/u{tag}/command/reset-password", {"newPassword": "pw2"})
+    assert status(f"/users/u{tag}", basic(f"u{tag}", "pw2")) == 200
+    assert status(f"/users/u{tag}", basic(f"u{tag}", "pw1")) == 401
+    change_then_kill("POST", f"/users/u{tag}/command/disable", {})
+    assert status(f"/users/u{tag}", basic(f"u{tag}", "pw2")) == 401
+    change_then_kill("PUT", f"/subscriptions/src{tag}/group", {"messageTimeoutMilliseconds": 4321})
+    change_then_kill("PUT", f"/subscriptions/src{tag}/gone", {})
+    change_then_kill("DELETE", f"/subscriptions/src{tag}/gone", None)
+    change_then_kill("POST", f"/projections/continuous?name=p{tag}&enabled=no&emit=no", "fromAll().when({})")
+    http = RawHttp(node.host, node.port)
+    try:
+        info = http.request("GET", f"/subscriptions/src{tag}/group/info", None, read)
+        assert info.status == 200 and info.json()["config"]["messageTimeoutMilliseconds"] == 4321
+        assert http.request("GET", f"/subscriptions/src{tag}/gone/info", None, read).status == 404
+        assert http.request("GET", f"/projection/p{tag}", None, read).status == 200
+    finally:
+        http.close()

@@ -159,11 +159,6 @@ def test_ambiguous_framing_is_400(node, framing):
     assert node.core.head_position() == before
 
 
-FRAMING_CHUNK_SIZE = ("connection.py parses chunk sizes with int(text, 16), which also takes a sign, "
-                      "'0x' and '_': malformed chunked framing is accepted (and the event written)")
-
-
-@pytest.mark.xfail(strict=True, reason=FRAMING_CHUNK_SIZE)
 @pytest.mark.parametrize("size_of", [lambda n: b"+%x" % n, lambda n: b"0x%x" % n,
                                      lambda n: b"%x" % n if n < 16 else b"%x_%x" % (n >> 4, n & 15)],
                          ids=["plus-sign", "0x-prefix", "underscore"])
@@ -176,18 +171,12 @@ def test_malformed_chunk_sizes_are_400(node, size_of):
     assert node.core.head_position() == before
 
 
-@pytest.mark.xfail(strict=True, reason="connection.py checks Content-Length with str.isdigit() and "
-                                       "then int(): over 4300 digits (or a non-ASCII digit) raises in "
-                                       "data_received, the connection is dropped without an answer")
 @pytest.mark.parametrize("length", [b"1" * 5000, b"\xb2"], ids=["5000-digits", "superscript-two"])
 def test_absurd_content_length_is_400(node, length):
     answer = exchange(node, b"POST /streams/x HTTP/1.1\r\nHost: x\r\nContent-Length: " + length + b"\r\n\r\n")
     assert statuses(answer) == [400]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "connection.py: _Connection does not override asyncio's eof_received, so a half-close (EOF) "
-    "closes the transport and the answer of a handler still awaiting something is lost"))
 def test_answer_survives_a_half_closed_request(node):
     """A client may send its request and shut its sending side (e.g. `nc -N`); the answer
     must still come, even when the handler has to wait (a password check off the loop)."""

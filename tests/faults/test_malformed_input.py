@@ -1,7 +1,7 @@
 """Targeted malformed requests, each with the real server's answer (digest §4.2, §5.1, §2).
 
-Several of these found bugs in the node; they are marked xfail(strict=True) with the
-reason, and the fuzzer (test_fuzz.py) keeps away from those inputs."""
+Several of these found bugs in the node (recursion on deep nesting, digits that str.isdigit()
+takes and int() refuses, numbers beyond int64); they stay as regression tests."""
 from __future__ import annotations
 
 import json
@@ -16,12 +16,6 @@ DEEP = b"[" * 100_000  # far beyond Python's recursion limit
 DEEP_CLOSED = b"[" * 3000 + b"]" * 3000
 MANY_DIGITS = "1" * 5000  # Python refuses int() of more than 4300 digits
 SUPERSCRIPT_TWO = "%C2%B2"  # "²": str.isdigit() says yes, int() says no
-
-NODE_500_RECURSION = ("JSON nested deeper than Python's recursion limit raises RecursionError, "
-                      "which json.loads callers do not catch -> 500 instead of 400")
-NODE_500_NUMBER = ("path numbers are checked with str.isdigit(), which accepts non-ASCII digits and "
-                   "over-long digit strings that int() then rejects -> 500 instead of 400")
-NODE_500_INT64 = "event numbers beyond int64 reach SQLite -> OverflowError -> 500 instead of 400"
 
 
 @pytest.fixture(scope="module")
@@ -82,8 +76,6 @@ def test_bad_header_values_are_400_in_wrong_format(node, http, header, value):
     assert head_of(node) == before
 
 
-@pytest.mark.xfail(strict=True, reason="ES-ExpectedVersion beyond int64 is answered as a wrong "
-                                       "expected version instead of a header format error")
 def test_expected_version_beyond_int64_is_a_header_format_error(node, http):
     body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "t"}]).encode()
     answer = post(http, "/streams/malformed", body, EVENTS_JSON,
@@ -91,24 +83,29 @@ def test_expected_version_beyond_int64_is_a_header_format_error(node, http):
     assert answer.status == 400 and "header in wrong format" in answer.text
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_RECURSION)
 @pytest.mark.parametrize("path,body,content_type", [
     ("/streams/malformed", DEEP, EVENTS_JSON),
     ("/streams/malformed", DEEP_CLOSED, EVENTS_JSON),
     ("/streams/malformed/metadata", DEEP, EVENTS_JSON),
     ("/streams/malformed", b"<a>" * 3000 + b"</a>" * 3000, "application/vnd.eventstore.events+xml"),
-    ("/subscriptions/malformed/group", DEEP, "application/json"),
     ("/users/", DEEP, "application/json"),
-], ids=["events", "events-closed", "metadata", "events-xml", "subscription", "user"])
+], ids=["events", "events-closed", "metadata", "events-xml", "user"])
 def test_deeply_nested_bodies_are_400_not_500(node, http, path, body, content_type):
     before = head_of(node)
-    answer = http.request("POST" if "subscriptions" not in path else "PUT", path, body,
-                          {"Authorization": ADMIN_AUTH, "Content-Type": content_type})
+    answer = http.request("POST", path, body, {"Authorization": ADMIN_AUTH, "Content-Type": content_type})
     assert answer.status == 400
     assert head_of(node) == before
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_RECURSION + " (here: re-serializing the event's data)")
+def test_deeply_nested_subscription_settings_mean_all_defaults(http):
+    # the real server reads settings that do not parse as none at all: every setting defaults
+    answer = http.request("PUT", "/subscriptions/malformed/deep-group", DEEP,
+                          {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"})
+    assert answer.status == 201
+    info = http.request("GET", "/subscriptions/malformed/deep-group/info", None, READ)
+    assert info.status == 200 and info.json()["config"]["readBatchSize"] == 20
+
+
 def test_event_with_data_nested_500_deep_is_stored_or_refused_not_500(http):
     body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "t", "data": "@"}]).replace(
         '"@"', "[" * 500 + "]" * 500).encode()
@@ -126,11 +123,6 @@ def test_deep_but_valid_json_data_is_stored_verbatim(http):
     assert stored.status == 200 and stored.body == DEEP_CLOSED
 
 
-NODE_500_POISON = ("an event whose JSON data is nested deeper than Python's recursion limit (stored "
-                   "verbatim with application/json, 201) makes every read that renders its data answer "
-                   "500: the atom rendering parses/re-serializes it without catching RecursionError")
-
-
 @pytest.fixture(scope="module")
 def poisoned(http):
     """A stream holding one event whose (valid) JSON data is nested 3000 deep, then a text one."""
@@ -143,7 +135,6 @@ def poisoned(http):
     return stream
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_POISON)
 @pytest.mark.parametrize("path,accept", [
     ("/{s}/0?embed=body", "application/vnd.eventstore.atom+json"),
     ("/{s}/0", "application/json"),
@@ -203,7 +194,6 @@ def test_page_size_4096_is_fine(http):
     assert http.request("GET", "/streams/malformed/0/forward/4096", None, READ).status == 200
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_NUMBER)
 @pytest.mark.parametrize("path", [
     f"/streams/malformed/{SUPERSCRIPT_TWO}", f"/streams/malformed/0/forward/{SUPERSCRIPT_TWO}",
     f"/streams/%24all/head/backward/{SUPERSCRIPT_TWO}", f"/streams/malformed/{MANY_DIGITS}",
@@ -214,7 +204,6 @@ def test_odd_digits_in_paths_are_400(http, path):
     assert http.request("GET", path, None, READ).status == 400
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_NUMBER)
 @pytest.mark.parametrize("path,headers", [
     ("/subscriptions/malformed/odd-digits/%C2%B2", {}),
     ("/subscriptions/malformed/odd-digits/1", {"ES-LongPoll": "\u00b2"}),
@@ -229,13 +218,11 @@ def test_odd_digits_in_subscription_reads_are_not_500(http, path, headers):
     assert answer.status in (200, 400)
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_INT64)
 def test_event_number_beyond_int64_in_a_page_path_is_400(http):
     answer = http.request("GET", "/streams/malformed/99999999999999999999/forward/5", None, READ)
     assert answer.status == 400
 
 
-@pytest.mark.xfail(strict=True, reason=NODE_500_NUMBER)
 @pytest.mark.parametrize("path", ["/streams/malformed/0/forward/5",
                                   "/streams/%24all/" + "0" * 32 + "/forward/5"], ids=["stream", "$all"])
 def test_long_poll_with_a_non_ascii_digit_is_400(http, path):
@@ -263,10 +250,6 @@ def test_unicode_and_escapes_in_stream_ids_round_trip(http, stream):
     assert read.status == 200 and read.json()["content"]["eventId"] == event_id
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "PUT /subscriptions/%24all/{group} answers 201, but the group's read loop then fails forever "
-    "(core: 'Use read_all for $all'), logging a traceback every back-off and delivering nothing; "
-    "it should be refused (400) or read $all"))
 def test_persistent_group_on_all_is_refused_or_works(node, http):
     group = "g" + uuid.uuid4().hex[:6]
     headers = {"Authorization": ADMIN_AUTH, "Content-Type": "application/json"}

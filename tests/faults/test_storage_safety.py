@@ -17,9 +17,6 @@ from .rawhttp import ADMIN_AUTH
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "nothing locks the database directory: a second node starts on it, and every write "
-    "through the second node answers 500 (both keep their own idea of the log's end)"))
 def test_a_second_node_on_the_same_database_is_refused(tmp_path):
     first = NodeProcess(str(tmp_path / "db"))
     second = NodeProcess(str(tmp_path / "db"))

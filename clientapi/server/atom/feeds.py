@@ -6,6 +6,7 @@ feed's JSON text out. Link presence and targets follow the digest §5.4 (streams
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
@@ -28,14 +29,14 @@ def format_position(commit: int, prepare: Optional[int] = None) -> str:
     return f"{commit:016X}{commit if prepare is None else prepare:016X}"
 
 
+_HEX_32 = re.compile(r"[0-9A-Fa-f]{32}")
+
+
 def parse_position(text: str) -> Optional[int]:
     """The commit part of a 32-hex `$all` position, or None when malformed or negative."""
-    if len(text) != 32:
+    if len(text) != 32 or not _HEX_32.fullmatch(text):
         return None
-    try:
-        commit, prepare = int(text[:16], 16), int(text[16:], 16)
-    except ValueError:
-        return None
+    commit, prepare = int(text[:16], 16), int(text[16:], 16)
     if commit >= 1 << 63 or prepare >= 1 << 63:
         return None
     return commit

@@ -24,7 +24,7 @@ def json_text(value: Any) -> str:
     the standard library drops its C encoder as soon as `indent` is set, and every
     appended event's data goes through here.
     """
-    return _indented(value, "\n")
+    return nested_json(value, "")
 
 
 def _scalar(value: Any) -> str:
@@ -83,7 +83,55 @@ def _indented(value: Any, newline: str) -> str:
 
 def nested_json(value: Any, prefix: str) -> str:
     """`json_text` for a value that sits inside a document at indentation `prefix`."""
-    return _indented(value, "\n" + prefix)
+    try:
+        return _indented(value, "\n" + prefix)
+    except RecursionError:
+        return _indented_without_recursion(value, "\n" + prefix)
+
+
+_END = object()
+
+
+def _indented_without_recursion(value: Any, newline: str) -> str:
+    """The same text as `_indented`, with an explicit stack instead of Python's."""
+    parts: list[str] = []
+    # one frame per open container: [items iterator, its newline, closing bracket, is object, first]
+    stack: list[list] = []
+
+    def open_or_write(item: Any, item_newline: str) -> None:
+        if isinstance(item, dict):
+            if not item:
+                parts.append("{}")
+            else:
+                parts.append("{")
+                stack.append([iter(item.items()), item_newline, "}", True, True])
+        elif isinstance(item, (list, tuple)):
+            if not item:
+                parts.append("[]")
+            else:
+                parts.append("[")
+                stack.append([iter(item), item_newline, "]", False, True])
+        else:
+            parts.append(encode_basestring(item) if type(item) is str else _scalar(item))
+
+    open_or_write(value, newline)
+    while stack:
+        frame = stack[-1]
+        item = next(frame[0], _END)
+        if item is _END:
+            stack.pop()
+            parts.append(frame[1] + frame[2])
+            continue
+        inner = frame[1] + "  "
+        parts.append(inner if frame[4] else "," + inner)
+        frame[4] = False
+        if frame[3]:
+            key, item = item
+            if type(key) is not str:
+                key = _scalar(key)
+            parts.append(encode_basestring(key) + ": ")
+        open_or_write(item, inner)
+    return "".join(parts)
 
 
 def quote_string(text: str) -> str:
@@ -116,6 +164,35 @@ def decode_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
+INT32_MAX = (1 << 31) - 1
+INT64_MAX = (1 << 63) - 1
+
+
+def ascii_int(text: str, maximum: int = INT64_MAX) -> Optional[int]:
+    """`text` as a non-negative integer of at most `maximum`, or None.
+
+    Only ASCII digits, as the real server's parsers take them: `str.isdigit()` alone also
+    says yes to other scripts' digits and superscripts, and `int()` to `_` and signs.
+    """
+    if not text.isascii() or not text.isdigit():
+        return None
+    if len(text) > 19 and len(text.lstrip("0")) > 19:  # beyond int64 whatever the digits
+        return None
+    value = int(text)
+    return value if value <= maximum else None
+
+
+def signed_ascii_int(text: str, minimum: int = -INT64_MAX - 1,
+                     maximum: int = INT64_MAX) -> Optional[int]:
+    """`ascii_int` with an optional leading sign, within [minimum, maximum]."""
+    negative = text[:1] == "-"
+    magnitude = ascii_int(text[1:] if text[:1] in "+-" and text else text, INT64_MAX + 1)
+    if magnitude is None:
+        return None
+    value = -magnitude if negative else magnitude
+    return value if minimum <= value <= maximum else None
+
+
 def parse_json_document(text: str) -> Optional[Any]:
     """The parsed value when `text` is a JSON object or array, else None."""
     if not text:
@@ -125,7 +202,7 @@ def parse_json_document(text: str) -> Optional[Any]:
         return None
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 

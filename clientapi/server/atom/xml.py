@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape, quoteattr
 from ..core.model import EventRecord, ResolvedEvent
 from .entries import AUTHOR, LINK_SUMMARY, Embed, _payload_value, event_url
 from .feeds import Feed
-from .text import decode_text, iso_timestamp
+from .text import ascii_int, decode_text, iso_timestamp
 
 XML_DECLARATION = '<?xml version="1.0" encoding="utf-8"?>'
 ATOM_NS = "http://www.w3.org/2005/Atom"
@@ -38,6 +38,13 @@ def json_to_xml(name: str, value: Any) -> str:
 
 def _payload_xml(name: str, raw: bytes, is_json: bool) -> str:
     value = _payload_value(raw, is_json)
+    try:
+        return _value_xml(name, value)
+    except RecursionError:  # nested too deep to convert: shown as the text it was stored as
+        return f"<{name}>{escape(decode_text(raw))}</{name}>"
+
+
+def _value_xml(name: str, value: Any) -> str:
     if isinstance(value, dict):
         return f"<{name}>{''.join(json_to_xml(k, v) for k, v in value.items())}</{name}>"
     if isinstance(value, list):
@@ -68,7 +75,9 @@ def _entry_xml(resolved: ResolvedEvent, base: str, embed: Embed, single: bool, n
     target, record = resolved.event, resolved.original
     if target is None:
         number_text, _, stream_id = decode_text(record.data).partition("@")
-        number = int(number_text) if number_text.isdigit() else record.event_number
+        number = ascii_int(number_text)
+        if number is None:
+            number = record.event_number
         summary = LINK_SUMMARY
     else:
         stream_id, number = target.stream_id, target.event_number

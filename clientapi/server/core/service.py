@@ -112,10 +112,11 @@ class EventStoreCore:
         from 0 (one per record, commit == prepare); 0 on an empty log."""
         return self._context.index.head_position
 
-    async def wait_for_append(self, stream_id: Optional[str], timeout: float) -> bool:
+    def wait_for_append(self, stream_id: Optional[str], timeout: float) -> "asyncio.Future[bool]":
         """Resolve as soon as anything is committed to `stream_id` (None = to any stream),
-        or after `timeout` seconds (returns False then). Costs no thread."""
-        return await self._waiters.wait(stream_id, timeout)
+        or after `timeout` seconds (returns False then). Costs no thread. Registered at
+        the call, so nothing committed after it is missed (await it, or ensure_future)."""
+        return self._waiters.wait(stream_id, timeout)
 
     # --- metadata -----------------------------------------------------------------
     async def get_metadata(self, stream_id: str) -> StreamMetadata:

@@ -9,20 +9,24 @@ class AppendWaiters:
     def __init__(self) -> None:
         self._by_stream: dict[Optional[str], set[asyncio.Future]] = {}
 
-    async def wait(self, stream_id: Optional[str], timeout: float) -> bool:
-        """True when woken by a commit to `stream_id` (None = any stream), False on timeout."""
+    def wait(self, stream_id: Optional[str], timeout: float) -> "asyncio.Future[bool]":
+        """A future: True when woken by a commit to `stream_id` (None = any stream), False
+        on timeout. Registered before this returns, not when first awaited: a long poll
+        that found nothing and then waits must not miss a commit landing in between."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
+        future: asyncio.Future[bool] = loop.create_future()
         waiters = self._by_stream.setdefault(stream_id, set())
         waiters.add(future)
         timer = loop.call_later(max(0.0, timeout), _resolve, future, False)
-        try:
-            return await future
-        finally:
+
+        def forget(_: asyncio.Future) -> None:  # resolved, timed out or cancelled
             timer.cancel()
             waiters.discard(future)
             if not waiters and self._by_stream.get(stream_id) is waiters:
                 del self._by_stream[stream_id]
+
+        future.add_done_callback(forget)
+        return future
 
     def notify(self, streams: Iterable[str]) -> None:
         if not self._by_stream:

@@ -5,6 +5,7 @@ import asyncio
 from typing import Any, Optional
 
 from ..atom import AllPage, Embed, Feed, all_feed, parse_position
+from ..atom.text import INT32_MAX, ascii_int
 from ..core import errors
 from ..core.model import AllSlice, StreamMetadata
 from . import media
@@ -25,8 +26,9 @@ def parse_all_start(text: str, direction: str) -> Optional[int]:
 
 
 def parse_all_count(text: str) -> int:
-    if text.isdigit() and int(text) > 0:
-        return int(text)
+    count = ascii_int(text, INT32_MAX)
+    if count:
+        return count
     raise bad_request(f"Invalid count argument: {text}")
 
 

@@ -56,6 +56,18 @@ def parse_event_id(value: str) -> Optional[uuid.UUID]:
 def events_from_body(body: bytes, media_type: str, event_id: Optional[uuid.UUID] = None,
                      event_type: Optional[str] = None) -> list[NewEvent]:
     """The events a request body stands for; see the module docstring for refusals."""
+    try:
+        events = _events(body, media_type, event_id, event_type)
+    except RecursionError:  # nested deeper than the parsers can follow
+        raise AppendRejected(BODY_INVALID) from None
+    for event in events:
+        if len(event.data) + len(event.metadata) > MAX_EVENT_BYTES:
+            raise EventTooLarge(TOO_LARGE)
+    return events
+
+
+def _events(body: bytes, media_type: str, event_id: Optional[uuid.UUID],
+            event_type: Optional[str]) -> list[NewEvent]:
     if media_type in _JSON_BATCH_TYPES:
         events = _json_batch(body)
     elif media_type in _XML_BATCH_TYPES:
@@ -69,9 +81,6 @@ def events_from_body(body: bytes, media_type: str, event_id: Optional[uuid.UUID]
                            is_json=media_type == media.APPLICATION_JSON)]
     else:
         raise AppendRejected(BODY_INVALID)
-    for event in events:
-        if len(event.data) + len(event.metadata) > MAX_EVENT_BYTES:
-            raise EventTooLarge(TOO_LARGE)
     return events
 
 

@@ -275,7 +275,7 @@ class NodeHandler(tornado.web.RequestHandler):
     def read_json_body(self) -> Any:
         try:
             return json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise bad_request("Invalid JSON body.") from None
 
     @property

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import ssl
 from typing import Any, Callable, Optional
@@ -23,12 +24,21 @@ from .base import header_value
 log = logging.getLogger("clientapi.server.http")
 
 MAX_HEAD_BYTES = 64 * 1024
+# A connection that has begun a request must finish its head within HEAD_SECONDS and must
+# not stall its body for longer than BODY_IDLE_SECONDS; one with nothing to do is closed
+# after IDLE_SECONDS (Kestrel's keep-alive timeout). Without these, clients that never
+# finish a request would keep their sockets, and the node's file descriptors, for good.
+HEAD_SECONDS = 3.0
+BODY_IDLE_SECONDS = 30.0
+IDLE_SECONDS = 130.0
 _JOIN_LIMIT = 64 * 1024  # below this the head and body go out in one write
 _NO_BODY_STATUSES = frozenset({204, 304})
 _BAD_REQUEST = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
 _TOO_LARGE = (b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n"
               b"Connection: close\r\n\r\n")
 _CONTINUE = b"HTTP/1.1 100 (Continue)\r\n\r\n"
+_DECIMAL = re.compile(r"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 
 
 class BadRequest(Exception):
@@ -87,6 +97,10 @@ class _Connection(asyncio.Protocol):
         self._write_waiters: list[asyncio.Future] = []
         self._writing_paused = False
         self._closed = False
+        self._eof = False
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._waiting_for_head = False
+        self._head_parsed = False
 
     # --- asyncio.Protocol --------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -98,6 +112,17 @@ class _Connection(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self.context = _Context(peer[0] if isinstance(peer, tuple) else "", self.server.protocol)
         self.server._connections.add(self)
+        self._expect_within(IDLE_SECONDS)
+
+    def eof_received(self) -> bool:
+        """The client has sent all it will (a half-close): answer what it asked, then close."""
+        self._eof = True
+        if self._current is None:
+            self._serve_next()
+            if self._current is None:
+                self.close()
+        # asyncio ignores (and warns about) keeping a TLS transport half-open
+        return self.server.ssl_context is None
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -110,6 +135,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._closed = True
+        self._stop_timer()
         self.server._connections.discard(self)
         for waiter in self._write_waiters:
             if not waiter.done():
@@ -128,6 +154,30 @@ class _Connection(asyncio.Protocol):
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    # --- timeouts --------------------------------------------------------------------
+    def _expect_within(self, seconds: float) -> None:
+        self._stop_timer()
+        self._timer = asyncio.get_running_loop().call_later(seconds, self._time_out)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._waiting_for_head = False
+
+    def _time_out(self) -> None:
+        self._timer = None
+        if self._current is None:  # a request being answered is never cut off here
+            self.close()
+
+    def _awaiting_more(self) -> None:
+        """The buffer holds an unfinished request: arm the head or body deadline."""
+        if self._head_parsed:
+            self._expect_within(BODY_IDLE_SECONDS)  # re-armed as the body makes progress
+        elif not self._waiting_for_head:
+            self._expect_within(HEAD_SECONDS)  # not re-armed: trickling bytes buys no time
+            self._waiting_for_head = True
 
     # --- serving ---------------------------------------------------------------------
     def close(self) -> None:
@@ -164,7 +214,12 @@ class _Connection(asyncio.Protocol):
             self._refuse(_TOO_LARGE)
             return
         if parsed is None:
+            if self._eof:
+                self.close()  # nothing more will come to finish it
+            else:
+                self._awaiting_more()
             return
+        self._stop_timer()
         start_line, headers, body, consumed = parsed
         del self._buffer[:consumed]
         self._continue_sent = False
@@ -189,7 +244,7 @@ class _Connection(asyncio.Protocol):
         if self._current is not exchange:
             return
         self._current = None
-        if not exchange.keep_alive:
+        if not exchange.keep_alive or (self._eof and not self._buffer):
             self.close()
             return
         if self._paused_reading and self.transport is not None:
@@ -197,6 +252,8 @@ class _Connection(asyncio.Protocol):
             self.transport.resume_reading()
         if self._buffer:
             asyncio.get_running_loop().call_soon(self._serve_next)
+        else:
+            self._expect_within(IDLE_SECONDS)
 
     def _parse(self) -> Optional[tuple]:
         """(start line, headers, body, bytes consumed) once a whole request is buffered."""
@@ -204,6 +261,7 @@ class _Connection(asyncio.Protocol):
         while buffer[:2] == b"\r\n":  # stray line breaks between requests are allowed
             del buffer[:2]
         head_end = buffer.find(b"\r\n\r\n")
+        self._head_parsed = head_end >= 0
         if head_end < 0:
             if len(buffer) > MAX_HEAD_BYTES:
                 raise BadRequest("request head too long")
@@ -236,7 +294,10 @@ class _Connection(asyncio.Protocol):
         length_text = header_value(headers, "Content-Length")
         if length_text is None:
             return b"", start
-        if not length_text.strip().isdigit():
+        length_text = length_text.strip()
+        if not _DECIMAL.fullmatch(length_text):
+            raise BadRequest("bad content length")
+        if len(length_text) > 19:  # not even an int64: unreadable, not just too large
             raise BadRequest("bad content length")
         length = int(length_text)
         if length > self.server.max_body_size:
@@ -256,10 +317,11 @@ class _Connection(asyncio.Protocol):
                 self._maybe_continue(headers, version)
                 return None, 0
             size_text = bytes(buffer[position:line_end]).split(b";", 1)[0].strip()
-            try:
-                size = int(size_text, 16)
-            except ValueError:
-                raise BadRequest("bad chunk size") from None
+            if not _HEX.fullmatch(size_text):  # int(x, 16) alone would take signs, 0x and _
+                raise BadRequest("bad chunk size")
+            if len(size_text) > 16:
+                raise BadRequest("chunk size beyond 64 bits")
+            size = int(size_text, 16)
             total += size
             if total > self.server.max_body_size:
                 raise _TooLarge()

@@ -219,7 +219,7 @@ class ConfigHandler(ProjectionsHandlerBase):
         self.require_ops()
         try:
             config = ProjectionConfig.from_document(json.loads(self.request.body or b"null"))
-        except (ValueError, UnicodeDecodeError) as error:
+        except (ValueError, UnicodeDecodeError, RecursionError) as error:
             text = str(error) if isinstance(error, InvalidConfig) else "Failed to parse the projection config"
             raise bad_request(text) from None
         await self.projections.update_config(name, config)

@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Optional
 from xml.sax.saxutils import escape
 
 from ..atom import Embed, Feed, feed_json, feed_xml, json_text, parse_embed
+from ..atom.text import INT32_MAX, ascii_int
 from ..core.model import Principal, StreamMetadata
 from . import media
 from .base import NodeHandler, bad_request, header_value
@@ -36,14 +37,16 @@ def etag_hash(media_type: str) -> str:
 
 
 def parse_event_number(text: str) -> int:
-    if text.isdigit():
-        return int(text)
+    number = ascii_int(text)
+    if number is not None:
+        return number
     raise bad_request(f"'{text}' is not valid event number")
 
 
 def parse_count(text: str) -> int:
-    if text.isdigit() and int(text) > 0:
-        return int(text)
+    count = ascii_int(text, INT32_MAX)
+    if count:
+        return count
     raise bad_request(f"'{text}' is not valid count. Should be positive integer")
 
 
@@ -65,10 +68,10 @@ class ReadHandler(NodeHandler):
         header, value = self.es_header("LongPoll")
         if value is None:
             return None
-        value = value.strip()
-        if not value.isdigit() or int(value) <= 0:
+        seconds = ascii_int(value.strip(), INT32_MAX)
+        if not seconds:
             raise bad_request(f"{header} header in wrong format.")
-        return min(float(value), LONG_POLL_CAP_SECONDS)
+        return min(float(seconds), LONG_POLL_CAP_SECONDS)
 
     async def wait(self, waiting: Awaitable[Any]) -> None:
         """Park until `waiting` resolves; cancelled when the client goes away or the node stops."""

@@ -13,6 +13,7 @@ from typing import Any, Optional
 from ..atom import (Embed, StreamPage, data_xml, description_document, entry_xml, escape_stream,
                     event_data_document, event_record_json, event_xml, json_text,
                     single_event_json, stream_feed)
+from ..atom.text import signed_ascii_int
 from ..core import errors
 from ..core.model import ANY, METADATA_EVENT_TYPE, ResolvedEvent, StreamMetadata, StreamSlice
 from . import media
@@ -49,11 +50,8 @@ class StreamRequests(ReadHandler):
         header, value = self.es_header("ExpectedVersion")
         if value is None:
             return ANY
-        try:
-            version = int(value.strip())
-        except ValueError:
-            raise bad_request(f"{header} header in wrong format.") from None
-        if version < -4:
+        version = signed_ascii_int(value.strip(), minimum=-4)
+        if version is None:  # not an int64 >= -4
             raise bad_request(f"{header} header in wrong format.")
         return version
 

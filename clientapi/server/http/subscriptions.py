@@ -16,6 +16,7 @@ from typing import Any, Optional
 from xml.sax.saxutils import escape, quoteattr
 
 from ..atom import Embed, entry_document, iso_timestamp, json_text
+from ..atom.text import INT32_MAX, ascii_int
 from ..atom.entries import AUTHOR
 from ..atom.xml import ATOM_NS, XML_DECLARATION, _entry_xml, json_to_xml
 from ..persistent import (NACK_PARK, NACK_RETRY, NACK_SKIP, NACK_STOP, GroupExists, GroupNotFound,
@@ -175,6 +176,9 @@ class GroupHandler(_MessageReadHandler):
     async def put(self, stream: str, group: str) -> None:
         self.subscriptions.require_ops(self.principal)  # before looking at the body, as v20+ does
         location = {"location": documents.location(self.base_url, stream, group)}
+        if stream == ALL_STREAM:  # groups here read one stream; one on $all would never deliver
+            self._reply_result(400, "Fail", ALL_REFUSED, MSG_TYPE_CREATE, location)
+            return
         try:
             settings = parse_settings(self._settings_body())
             await self.subscriptions.create(stream, group, settings, self.principal)
@@ -216,7 +220,7 @@ class GroupHandler(_MessageReadHandler):
             raise bad_request("XML subscription settings are not supported by this node; send JSON")
         try:
             return json.loads(self.request.body or b"null")
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return None
 
     def _reply_result(self, status: int, result: str, reason: str, msg_type_id: int,
@@ -231,7 +235,7 @@ class MessagesHandler(_MessageReadHandler):
     RESPONSE_CODECS = {"GET": MESSAGE_CODECS}
 
     async def get(self, stream: str, group: str, count_text: str) -> None:
-        count = int(count_text) if count_text.isdigit() else 0
+        count = ascii_int(count_text, INT32_MAX) or 0
         if not 1 <= count <= 100:
             raise bad_request(f"Message count must be an integer between 1 and 100 'count' ='{count}'")
         await self.read_messages(stream, group, count)
@@ -258,7 +262,8 @@ def _long_poll_seconds(handler: Any) -> float:
     # like it, ignore anything else rather than refusing the read.
     _, value = handler.es_header("LongPoll")
     value = (value or "").strip()
-    return min(float(value), LONG_POLL_CAP_SECONDS) if value.isdigit() and int(value) > 0 else 0.0
+    seconds = ascii_int(value, INT32_MAX)
+    return min(float(seconds), LONG_POLL_CAP_SECONDS) if seconds else 0.0
 
 
 def _reader_id(handler: Any) -> str:
@@ -359,9 +364,11 @@ class ViewParkedHandler(StreamRequests):
 
 
 def _non_negative(text: str) -> Optional[int]:
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    return ascii_int(text.strip())
 
+
+ALL_STREAM = "$all"
+ALL_REFUSED = "Persistent subscriptions to $all are not supported over HTTP."
 
 _SEGMENT = r"([^/]+)"
 _GROUP = rf"/subscriptions/{_SEGMENT}/{_SEGMENT}"

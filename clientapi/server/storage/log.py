@@ -3,9 +3,12 @@
 Why this shape:
 - SQLite in WAL mode with synchronous=FULL gives durable, atomic transactions; one
   transaction per group of appends means kill -9 leaves either all or none of an append.
-- A single-thread executor owns the write connection, so disk work never runs on the
-  IOLoop. Appends that queue up while a transaction is being committed go together
-  into the next one (group commit); each caller is answered only after its commit.
+- One writer thread owns the write connection, so disk work never runs on the IOLoop.
+  Appends that queue up while a transaction is being committed go together into the
+  next one (group commit); each caller is answered only after its commit. The thread
+  answers with a single `call_soon_threadsafe` per transaction: an executor plus
+  `wrap_future` would cost two more loop iterations and several callbacks per append,
+  which is most of what a lone append pays besides the fsync itself.
 - With a file database, reads run on a small pool of reader threads with their own
   connections (WAL readers never block the writer). In memory there is no disk to wait
   for: the one connection is used directly on the IOLoop (same queue, same group commit,
@@ -19,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import queue
 import sqlite3
 import threading
 from dataclasses import dataclass, field
@@ -66,10 +70,10 @@ class EventLog:
     def __init__(self, directory: Optional[str]):
         self.directory = directory
         self.path = os.path.join(directory, DB_FILE_NAME) if directory else None
-        self._writer: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._writer: Optional[_WriterThread] = None
         self._readers: Optional[concurrent.futures.ThreadPoolExecutor] = None
         if self.path:
-            self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="eventlog-writer")
+            self._writer = _WriterThread()
             self._readers = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="eventlog-reader")
         self._local = threading.local()
         self._reader_connections: list[sqlite3.Connection] = []
@@ -87,6 +91,8 @@ class EventLog:
             os.makedirs(directory, exist_ok=True)
         log = cls(directory)
         log._loop = asyncio.get_running_loop()
+        if log._writer is not None:
+            log._writer.start(log._loop)
         await log._call(log._writer, log._open_writer)
         return log
 
@@ -100,15 +106,20 @@ class EventLog:
                     connection.close()
         await self._call(self._writer, self._close_writer)
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.stop()
 
-    def _call(self, executor: Optional[concurrent.futures.Executor], function: Callable,
-              *args) -> asyncio.Future:
-        """Run `function` on `executor`, or right here when there is none (memory mode)."""
-        assert self._loop is not None
+    def _call(self, executor, function: Callable, *args) -> asyncio.Future:
+        """Run `function` on `executor` (the writer thread or the reader pool), or right
+        here when there is none (memory mode)."""
+        loop = self._loop
+        assert loop is not None
+        if isinstance(executor, _WriterThread):
+            future = loop.create_future()
+            executor.submit(function, args, lambda result, error: _settle(future, result, error))
+            return future
         if executor is not None:
-            return self._loop.run_in_executor(executor, function, *args)
-        future = self._loop.create_future()
+            return loop.run_in_executor(executor, function, *args)
+        future = loop.create_future()
         try:
             future.set_result(function(*args))
         except Exception as error:  # handed to whoever awaits, as an executor would
@@ -175,8 +186,18 @@ class EventLog:
         batch, self._queue = self._queue, []
         rows = [row for queued_rows, _ in batch for row in queued_rows]
         self._flushing = True
-        done = self._call(self._writer, self._write_transaction, rows)
-        done.add_done_callback(lambda finished: self._flushed(batch, rows, finished))
+        if self._writer is not None:
+            self._writer.submit(self._write_transaction, (rows,),
+                                lambda _, error: self._flushed(batch, rows, error))
+            return
+        error: Optional[BaseException] = None
+        try:
+            self._write_transaction(rows)
+        except Exception as failure:
+            error = failure
+        # answered on the next iteration, as from a thread: appends made meanwhile still
+        # queue behind this transaction (the same group commit as on disk)
+        self._loop.call_soon(self._flushed, batch, rows, error)
 
     def _write_transaction(self, rows: list[Row]) -> None:
         if not rows:
@@ -192,8 +213,7 @@ class EventLog:
                 connection.execute("ROLLBACK")
             raise
 
-    def _flushed(self, batch: list, rows: list[Row], finished: asyncio.Future) -> None:
-        error = finished.exception()
+    def _flushed(self, batch: list, rows: list[Row], error: Optional[BaseException]) -> None:
         if error is None:
             self.transactions += 1
             if rows:
@@ -302,6 +322,57 @@ class EventLog:
             except OSError:
                 pass
         return total
+
+
+def _settle(future: asyncio.Future, result, error: Optional[BaseException]) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(result)
+    else:
+        future.set_exception(error)
+
+
+class _WriterThread:
+    """A thread running submitted functions in order; each answer goes back to the loop
+    as one `call_soon_threadsafe(on_done, result, error)`."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: Optional[threading.Thread] = None
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.Thread(target=self._run, name="eventlog-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, function: Callable, args: tuple,
+               on_done: Callable[[object, Optional[BaseException]], None]) -> None:
+        self._jobs.put((function, args, on_done))
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._jobs.put(None)
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            function, args, on_done = job
+            try:
+                result, error = function(*args), None
+            except BaseException as failure:  # handed back to the loop, like an executor would
+                result, error = None, failure
+            try:
+                loop.call_soon_threadsafe(on_done, result, error)
+            except RuntimeError:
+                return  # the loop is closed: nobody is left to answer
 
 
 def _sync_directory(directory: str) -> None:
