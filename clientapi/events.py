@@ -20,6 +20,8 @@ def _check_json_text(value: Union[str, bytes], what: str) -> Union[dict, list]:
         parsed = json.loads(value)
     except ValueError:
         raise ValueError("{} is marked as JSON but is not valid JSON".format(what)) from None
+    except RecursionError:
+        raise ValueError("{} is JSON nested too deeply to be sent".format(what)) from None
     if not isinstance(parsed, (dict, list)):
         raise ValueError("{} must be a JSON object or array to be stored as JSON".format(what))
     return parsed

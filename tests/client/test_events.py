@@ -36,6 +36,7 @@ def test_write_event_defaults():
     (dict(data="x", event_type=""), ValueError),
     (dict(data="x", event_type=5), TypeError),
     (dict(data="x", is_json=1), TypeError),
+    (dict(data="[" * 5000 + "]" * 5000, is_json=True), ValueError),  # deeper than Python parses
 ])
 def test_write_event_rejects_bad_arguments(kwargs, error):
     with pytest.raises(error):

@@ -1,7 +1,10 @@
 """Failures no healthy node produces: unreachable servers, silent servers, broken answers.
 Each is a real socket peer that misbehaves in one precise way."""
+import json
 import socket
+import struct
 import threading
+import time
 
 import pytest
 import tornado
@@ -11,9 +14,11 @@ from clientapi import Client, WriteEvent, errors
 
 class MisbehavingServer:
     """Accepts connections, reads one request, then sends `answer` (bytes, or None to stay
-    silent; a list gives one answer per connection, the last one repeating) and closes."""
+    silent; a list gives one answer per connection, the last one repeating) and closes
+    (with `reset`, abortively: the peer sees a connection reset)."""
 
-    def __init__(self, answer):
+    def __init__(self, answer, reset=False):
+        self.reset = reset
         self.answers = list(answer) if isinstance(answer, list) else [answer]
         self.requests = []
         self.listener = socket.socket()
@@ -39,6 +44,8 @@ class MisbehavingServer:
                     self.stop.wait(10)
                 else:
                     connection.sendall(answer)
+                    if self.reset:
+                        connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
     @staticmethod
     def _read_request(connection):
@@ -68,8 +75,8 @@ class MisbehavingServer:
 def misbehaving():
     servers = []
 
-    def start(answer):
-        server = MisbehavingServer(answer)
+    def start(answer, reset=False):
+        server = MisbehavingServer(answer, reset)
         servers.append(server)
         return server
     yield start
@@ -120,6 +127,33 @@ def test_invalid_responses_are_protocol_errors(misbehaving, engine, answer):
     with Client("127.0.0.1", server.port, http_client=engine, request_timeout=3) as client:
         with pytest.raises(expected):
             client.read_stream_events_forward("s", 0, 5)
+
+
+def test_a_reset_mid_body_is_a_protocol_error_at_once(misbehaving, engine):
+    server = misbehaving(FEED_HEAD + b"Content-Length: 500\r\n\r\n{\"entries\": [", reset=True)
+    began = time.monotonic()
+    with Client("127.0.0.1", server.port, http_client=engine, request_timeout=5) as client:
+        with pytest.raises(errors.ProtocolError):
+            client.read_stream_events_forward("s", 0, 5)
+    assert time.monotonic() - began < 2.5, "the reset was only noticed at the request timeout"
+
+
+def feed_answer(document):
+    body = json.dumps(document).encode()
+    return FEED_HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def test_a_broken_page_while_the_next_one_is_in_flight_is_a_protocol_error(misbehaving, engine):
+    more = {"relation": "next", "uri": "http://x/streams/s/3/backward/5000"}
+    good_entry = {"eventId": "fbf4a1a1-b4a3-4dfe-a01f-ec52c34e16e4", "eventType": "t", "eventNumber": 4,
+                  "streamId": "s", "isJson": True, "data": "{}"}
+    server = misbehaving([feed_answer({"entries": [{"title": 5}], "links": [more]}),
+                          feed_answer({"entries": [good_entry], "links": []})])
+    with Client("127.0.0.1", server.port, http_client=engine, request_timeout=3) as client:
+        with pytest.raises(errors.ProtocolError):
+            client.read_stream_events_backward("s", -1, 5000)
+        # the abandoned read of the next page leaves the client usable
+        assert [e.event_number for e in client.read_stream_events_backward("s", -1, 1)] == [4]
 
 
 def test_append_without_location_is_a_protocol_error(misbehaving):

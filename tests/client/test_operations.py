@@ -1,6 +1,9 @@
 """Every operation against the embedded node over real sockets, in all three modes
 (blocking, `_async` with callbacks driven by wait(), `await` inside user async code)."""
+import base64
 import datetime
+import http.client
+import uuid
 
 import pytest
 
@@ -231,3 +234,25 @@ def test_append_too_large_is_refused_before_sending(call, stream, sent):
     assert sent == []
     with pytest.raises(errors.StreamNotFound):
         call("read_event", stream, 0)
+
+
+@pytest.mark.parametrize("stream_id", [".", ".."])
+def test_streams_named_like_dot_segments_are_addressable(call, stream_id):
+    event = json_event(0)
+    call("append_to_stream", stream_id, event)
+    events = call("read_stream_events_backward", stream_id, -1, 4096)
+    assert event.event_id in [e.event_id for e in events]
+    assert {e.stream_id for e in events} == {stream_id}
+
+
+def test_json_data_nested_too_deep_for_python_is_read_as_text(client, stream, shared_node):
+    deep = b"[" * 3000 + b"]" * 3000  # valid JSON, stored as is by the server
+    connection = http.client.HTTPConnection(shared_node.host, shared_node.port, timeout=10)
+    connection.request("POST", "/streams/" + stream, deep, {
+        "Content-Type": "application/json", "ES-EventType": "deep", "ES-EventId": str(uuid.uuid4()),
+        "Authorization": "Basic " + base64.b64encode(b"admin:changeit").decode()})
+    assert connection.getresponse().status == 201
+    connection.close()
+    client.append_to_stream(stream, json_event(1))
+    events = client.read_stream_events_forward(stream, 0, 10)
+    assert [e.data for e in events] == [deep.decode(), {"n": 1}]

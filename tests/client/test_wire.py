@@ -120,6 +120,15 @@ def test_stream_page_paths(start, forward, path):
     assert request.headers["ES-ResolveLinkTos"] == "True"
 
 
+@pytest.mark.parametrize("stream_id,path", [
+    (".", "/streams/%2E"), ("..", "/streams/%2E%2E"), ("...", "/streams/..."), ("a.b", "/streams/a.b"),
+    ("./x", "/streams/.%2Fx"), ("$all", "/streams/%24all"),
+])
+def test_stream_ids_that_are_dot_segments_are_escaped(stream_id, path):
+    # URL normalisation would remove a "." or ".." segment and address another resource
+    assert requests.stream_path(stream_id) == path
+
+
 def test_all_positions_are_commit_then_prepare_in_32_hex():
     request = requests.all_page_request((0x314A, 0x3149), 20, True)
     assert request.path == "/streams/%24all/000000000000314A0000000000003149/forward/20"
@@ -251,6 +260,51 @@ def test_timestamps(text, expected):
 def test_invalid_feeds_are_protocol_errors(body, content_type):
     with pytest.raises(errors.ProtocolError):
         decoding.parse_feed(response(200, body=body, content_type=content_type))
+
+
+DEEP_JSON = "[" * 5000 + "]" * 5000  # valid JSON, nested deeper than Python's recursion limit
+
+
+@pytest.mark.parametrize("entry", [
+    {"title": 5}, {"title": None, "summary": "t"}, {"title": "9" * 5000 + "@s"}, {"title": "\u00b2@s"},
+    {"content": {"eventNumber": None}},
+    {"content": {"eventStreamId": "s", "eventNumber": True, "eventType": "t"}},
+    {"content": {"eventStreamId": 5, "eventNumber": 0, "eventType": "t"}},
+    {"eventId": "x", "streamId": "s", "eventNumber": False, "eventType": "t"},
+], ids=["title-number", "title-null", "title-5000-digits", "title-superscript", "content-number-null",
+        "content-number-bool", "content-stream-number", "event-number-bool"])
+def test_entries_of_the_wrong_shape_are_protocol_errors(entry):
+    with pytest.raises(errors.ProtocolError):
+        decoding.read_event_from_entry(entry)
+
+
+def test_json_data_nested_too_deep_for_python_comes_back_as_text():
+    event = decoding.read_event_from_entry(rich_entry("s", 0, "t", DEEP_JSON))
+    assert event.data == DEEP_JSON and event.is_json
+
+
+def test_a_document_nested_too_deep_for_python_is_a_protocol_error():
+    with pytest.raises(errors.ProtocolError):
+        decoding.parse_json_body(response(200, body=DEEP_JSON.encode(), content_type="application/json"))
+
+
+@pytest.mark.parametrize("location", ["/streams/s/" + "9" * 5000, "/streams/s/\u00b2", "/streams/s/-1",
+                                      "/streams/s/1e3"])
+def test_append_locations_without_an_int64_event_number_are_protocol_errors(location):
+    with pytest.raises(errors.ProtocolError):
+        decoding.appended_event_numbers(response(201, "Created", [("Location", location)]), 1)
+
+
+def test_links_with_absurd_event_numbers_are_no_links():
+    assert decoding.stream_link_start(BASE + "/streams/s/" + "9" * 5000 + "/forward/20") is None
+    assert decoding.stream_link_start(BASE + "/streams/s/42/forward/20") == 42
+
+
+@pytest.mark.parametrize("body", [b"[]", b'"a string"', b"null", b"5"])
+def test_stream_metadata_that_is_not_an_object_is_a_protocol_error(body):
+    with pytest.raises(errors.ProtocolError):
+        decoding.parse_metadata_document(response(200, body=body, content_type="application/json"))
+    assert decoding.parse_metadata_document(response(200, body=b"{}", content_type="application/json")) == {}
 
 
 # --- error mapping ----------------------------------------------------------------------------

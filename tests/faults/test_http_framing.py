@@ -72,11 +72,14 @@ header_lines = st.one_of(
                      b"Transfer-Encoding: identity", b"Expect: 100-continue", b"Connection: close",
                      b"Connection: keep-alive", b" folded", b"\tfolded", b"NoColon", b": empty-name",
                      b"Bad Name: x", b"X-Long: " + b"a" * 9000, b"Accept: application/json",
-                     b"ES-EventType: t", b"ES-EventId: " + str(uuid.uuid4()).encode()]),
+                     b"ES-EventType: t", b"ES-EventId: " + str(uuid.uuid4()).encode(),
+                     b"Content-Length: \xb2", b"Content-Length: " + b"9" * 5000, b"Content-Length: 1_0"]),
     st.binary(max_size=30).filter(lambda line: b"\r\n" not in line))
 bodies = st.one_of(
     st.sampled_from([b"", b"[]", b"0\r\n\r\n", b"5\r\nhello\r\n0\r\n\r\n", b"-2\r\n", b"zz\r\n",
-                     b"FFFFFFFFFFFFFFFF\r\n", b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n"]),
+                     b"FFFFFFFFFFFFFFFF\r\n", b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n",
+                     b"+5\r\nhello\r\n0\r\n\r\n", b"0x5\r\nhello\r\n0\r\n\r\n", b"-2\r\n5\r\nhello\r\n0\r\n\r\n",
+                     b"0_5\r\nhello\r\n0\r\n\r\n", b"\xb2\r\nhi\r\n0\r\n\r\n"]),
     st.binary(max_size=64))
 line_ends = st.sampled_from([b"\r\n", b"\r\n", b"\r\n", b"\n", b"\r"])
 

@@ -155,14 +155,11 @@ def test_many_parked_long_polls_leave_the_node_responsive_and_end_with_their_cli
     deadline = time.monotonic() + 5
     while node.long_polls and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert not node.long_polls, "long polls outlived their connections"
+    assert not node.long_polls, ("long polls outlived their connections: a client that closes (FIN) "
+                                 "must end its parked poll at once, not when the poll times out")
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "the node's HTTP server (http/connection.py) has no header or idle timeout: connections "
-    "that never finish a request are kept forever, so once they use up the process's file "
-    "descriptors nobody else is served"))
 def test_slow_connections_cannot_use_up_the_node_for_good(tmp_path):
     from .processes import NodeProcess
     node = NodeProcess(str(tmp_path / "db"), max_open_files=96)
@@ -188,10 +185,11 @@ def test_slow_connections_cannot_use_up_the_node_for_good(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason=(
-    "a large append is parsed and converted on the node's event loop (http/appends.py "
-    "events_from_body): a 150k-event batch (~14 MB, well under the 256 MiB body limit) stalls "
-    "every other request for seconds"))
+@pytest.mark.xfail(strict=False, reason=(
+    "a large append is written on the node's event loop (core/writes.py: building the rows, "
+    "sqlite executemany, index and recent-cache updates; the body is parsed off the loop "
+    "since): a 150k-event batch (~14 MB) still stalls other requests for about a second. "
+    "Not strict while it hovers around the 1 s limit"))
 def test_a_huge_append_does_not_freeze_the_node_for_others(node, stream_name):
     body = json.dumps([{"eventId": str(uuid.uuid4()), "eventType": "t", "data": {"i": i}}
                        for i in range(150_000)]).encode()

@@ -210,12 +210,12 @@ class EventStoreCore:
     def _committed(self, rows: list[Row]) -> None:
         """Called by the log right after a transaction committed, before any writer resumes."""
         index = self._context.index
-        for row in rows:
-            if row[2] != TOMBSTONE_NUMBER:
-                index.state(row[1]).committed = row[2]
+        last_numbers = {row[1]: row[2] for row in rows if row[2] != TOMBSTONE_NUMBER}
+        for stream, number in last_numbers.items():
+            index.state(stream).committed = number
         index.head_position = rows[-1][0] + 1
         self._context.counters.events_written += len(rows)
-        self._waiters.notify(row[1] for row in rows)
+        self._waiters.notify({row[1] for row in rows})
 
     async def _rebuild(self) -> None:
         """(Re)build every in-memory index from what the log holds."""

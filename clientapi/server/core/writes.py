@@ -176,18 +176,20 @@ class WritePath:
         first_number = state.last + 1
         first_position = context.index.reserve_positions(len(events))
         created = now_micros()
-        rows = []
-        for offset, event in enumerate(events):
-            number, position = first_number + offset, first_position + offset
-            rows.append((position, stream_id, number, event.event_id.bytes, event.event_type,
-                         event.data, event.metadata, 1 if event.is_json else 0, created))
-            context.ids.add(event.event_id, stream_id, number, position)
+        rows = [(first_position + offset, stream_id, first_number + offset, event.event_id.bytes,
+                 event.event_type, _stored(event.data), _stored(event.metadata),
+                 1 if event.is_json else 0, created)
+                for offset, event in enumerate(events)]
+        context.ids.add_rows(rows)
         state.last = first_number + len(events) - 1
         return rows
 
     def _apply_side_effects(self, rows: list[Row]) -> None:
         """Metadata and settings take effect as soon as they are accepted."""
-        last_row_of: dict[str, Row] = {row[1]: row for row in rows}
+        if rows[0][1] == rows[-1][1]:  # rows are grouped by stream: one stream only
+            last_row_of: dict[str, Row] = {rows[-1][1]: rows[-1]}
+        else:
+            last_row_of = {row[1]: row for row in rows}
         for stream_id, row in last_row_of.items():
             if is_metastream(stream_id):
                 state = self._context.index.state(original_stream(stream_id))
@@ -203,6 +205,11 @@ class WritePath:
             raise
         counters = self._context.counters
         counters.appends += 1
+
+
+def _stored(payload: bytes) -> bytes:
+    """What SQLite hands back for a payload: reads served from memory must be identical."""
+    return bytes(payload) if isinstance(payload, (bytearray, memoryview)) else payload
 
 
 def _undeleting(events: list[NewEvent], truncate_before: int) -> list[NewEvent]:

@@ -26,6 +26,7 @@ import logging
 import time
 import zlib
 from typing import Any, Mapping, Optional
+from urllib.parse import quote
 
 import tornado
 import tornado.web
@@ -120,6 +121,17 @@ def _implemented_methods(cls: type) -> tuple[str, ...]:
                  if getattr(cls, method.lower()) is not getattr(base, method.lower()))
 
 
+def header_safe(value: str) -> str:
+    """`value` fit for a header line: control and non-ASCII characters percent-encoded.
+
+    Location headers carry names as they were sent, and a name may hold anything (a `%00`
+    in a URL arrives as NUL); tornado refuses such values and latin-1 cannot encode others.
+    """
+    if value.isascii() and value.isprintable():
+        return value
+    return quote(value, safe="".join(chr(code) for code in range(0x20, 0x7F)))
+
+
 class NodeHandler(tornado.web.RequestHandler):
     """Base of every handler of the node (see the module docstring)."""
 
@@ -145,6 +157,9 @@ class NodeHandler(tornado.web.RequestHandler):
             cls._implemented = frozenset(_implemented_methods(cls)) | {"OPTIONS"}
 
     # --- plumbing ------------------------------------------------------------------
+    def set_header(self, name: str, value: Any) -> None:
+        super().set_header(name, header_safe(value) if isinstance(value, str) else value)
+
     @property
     def node(self) -> Any:
         return self.settings["node"]

@@ -117,7 +117,11 @@ class _Connection(asyncio.Protocol):
     def eof_received(self) -> bool:
         """The client has sent all it will (a half-close): answer what it asked, then close."""
         self._eof = True
-        if self._current is None:
+        if self._current is not None:
+            # most often the client is gone for good: long polls end now, as on a close; an
+            # answer still goes out to a client that only shut its sending side
+            self._current.connection_lost()
+        else:
             self._serve_next()
             if self._current is None:
                 self.close()
@@ -371,11 +375,15 @@ class _Exchange(httputil.HTTPConnection):
         self._chunked = False
         self._body_allowed = True
         self._finished = False
+        self._client_gone = False
 
     def set_close_callback(self, callback: Optional[Callable[[], None]]) -> None:
         self._close_callback = callback
 
     def connection_lost(self) -> None:
+        if self._client_gone:
+            return
+        self._client_gone = True
         callback, self._close_callback = self._close_callback, None
         try:
             if self.delegate is not None:

@@ -26,6 +26,7 @@ from .reading import (ReadHandler, empty_json_document, etag_hash, html_page, pa
                       parse_event_number)
 
 HEAD_PAGE_COUNT = 20
+PARSE_OFF_LOOP_BYTES = 1024 * 1024
 STREAM = r"([^/]+)"
 METASTREAM_PREFIX = "$$"
 
@@ -70,9 +71,13 @@ class StreamRequests(ReadHandler):
         """Steps 6-8 of the validation order, the write, and the 201."""
         expected = self.expected_version()
         self.require_leader_header()
+        body, media_type = self.request.body, self.request_media_type or ""
         try:
-            events = events_from_body(self.request.body, self.request_media_type or "",
-                                      event_id, event_type)
+            if len(body) > PARSE_OFF_LOOP_BYTES:  # seconds of parsing: not on the event loop
+                events = await asyncio.get_running_loop().run_in_executor(
+                    None, events_from_body, body, media_type, event_id, event_type)
+            else:
+                events = events_from_body(body, media_type, event_id, event_type)
         except AppendRejected as rejected:
             raise bad_request(str(rejected)) from None
         except EventTooLarge as too_large:

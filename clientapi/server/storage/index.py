@@ -65,25 +65,32 @@ class RecentEventIds:
     """Bounded map event id -> (stream, number, position) of recent writes, for idempotency.
 
     Best-effort, like the real server's cache: the oldest entries are dropped first.
+    Keyed by the id's 16 bytes, the form rows carry, so recording a write converts nothing.
     """
 
     def __init__(self, capacity: int = 200_000):
         self.capacity = capacity
-        self._ids: dict[int, tuple[str, int, int]] = {}
+        self._ids: dict[bytes, tuple[str, int, int]] = {}
 
     def add(self, event_id: uuid.UUID, stream: str, number: int, position: int) -> None:
-        self._ids[event_id.int] = (stream, number, position)
+        self.add_raw(event_id.bytes, stream, number, position)
+
+    def add_raw(self, event_id: bytes, stream: str, number: int, position: int) -> None:
+        """Same as `add` for an id as stored (16 bytes, big-endian like `UUID.bytes`)."""
+        self._ids[event_id] = (stream, number, position)
         if len(self._ids) > self.capacity + self.capacity // 10:
             self._trim()
 
-    def add_raw(self, event_id: bytes, stream: str, number: int, position: int) -> None:
-        """Same as `add` for an id as stored (16 bytes, big-endian like `UUID.int`)."""
-        self._ids[int.from_bytes(event_id, "big")] = (stream, number, position)
-        if len(self._ids) > self.capacity + self.capacity // 10:
+    def add_rows(self, rows) -> None:
+        """Remember the events of log rows (position, stream, number, event id bytes, ...)."""
+        ids = self._ids
+        for row in rows:
+            ids[row[3]] = (row[1], row[2], row[0])
+        if len(ids) > self.capacity + self.capacity // 10:
             self._trim()
 
     def get(self, event_id: uuid.UUID) -> Optional[tuple[str, int, int]]:
-        return self._ids.get(event_id.int)
+        return self._ids.get(event_id.bytes)
 
     def _trim(self) -> None:
         excess = len(self._ids) - self.capacity

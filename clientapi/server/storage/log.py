@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Optional, Sequence
 
 from ..core.model import EventRecord
+from .recent import RecentRecords
 from .records import COLUMNS, Row, records_from_rows
 
 DB_FILE_NAME = "events.db"
@@ -83,6 +84,7 @@ class EventLog:
         self._flushing = False
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self.on_commit: Callable[[list[Row]], None] = lambda rows: None
+        self.recent = RecentRecords()
         self.transactions = 0
 
     @classmethod
@@ -204,6 +206,11 @@ class EventLog:
             return
         connection = self._write_connection
         assert connection is not None
+        if len(rows) == 1:
+            # one statement in autocommit mode is its own transaction: just as atomic and,
+            # under synchronous=FULL, just as durable, without the BEGIN and COMMIT steps
+            connection.execute(_INSERT, rows[0])
+            return
         connection.execute("BEGIN IMMEDIATE")
         try:
             connection.executemany(_INSERT, rows)
@@ -217,6 +224,7 @@ class EventLog:
         if error is None:
             self.transactions += 1
             if rows:
+                self.recent.add(rows)
                 self.on_commit(rows)
             for _, future in batch:
                 if not future.done():
@@ -239,6 +247,9 @@ class EventLog:
     async def read_stream(self, stream: str, low: int, high: int, backward: bool,
                           limit: int) -> list[EventRecord]:
         """Records of `stream` numbered low..high (inclusive), at most `limit`."""
+        cached = self.recent.read_stream(stream, low, high, backward, limit)
+        if cached is not None:
+            return cached
         return await self._read(self._read_stream, stream, low, high, backward, limit)
 
     def _read_stream(self, stream: str, low: int, high: int, backward: bool,
@@ -251,9 +262,17 @@ class EventLog:
 
     async def read_events(self, coordinates: Sequence[tuple[str, int]]) -> dict:
         """{(stream, number): EventRecord} for the coordinates that exist."""
-        if not coordinates:
-            return {}
-        return await self._read(self._read_events, list(coordinates))
+        found = {}
+        missing = []
+        for stream, number in coordinates:
+            record = self.recent.get(stream, number)
+            if record is None:
+                missing.append((stream, number))
+            else:
+                found[(stream, number)] = record
+        if missing:
+            found.update(await self._read(self._read_events, missing))
+        return found
 
     def _read_events(self, coordinates: list[tuple[str, int]]) -> dict:
         connection = self._read_connection()
@@ -267,6 +286,9 @@ class EventLog:
 
     async def read_all(self, low: int, high: int, backward: bool, limit: int) -> list[EventRecord]:
         """Records with low <= position < high, at most `limit`, from the near end."""
+        cached = self.recent.read_all(low, high, backward, limit)
+        if cached is not None:
+            return cached
         return await self._read(self._read_all, low, high, backward, limit)
 
     def _read_all(self, low: int, high: int, backward: bool, limit: int) -> list[EventRecord]:

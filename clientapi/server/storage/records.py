@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import time
 import uuid
 from typing import Optional, Sequence
 
@@ -17,8 +18,7 @@ Row = tuple  # (position, stream, number, event_id bytes, type, data, metadata, 
 
 def now_micros() -> int:
     """Wall-clock time as integer microseconds since the epoch (what `created` stores)."""
-    delta = _dt.datetime.now(_dt.timezone.utc) - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+    return time.time_ns() // 1000
 
 
 def micros_to_datetime(micros: int) -> _dt.datetime:
