@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple, Union
 
 from tornado.ioloop import IOLoop
 
 from . import paging
+from . import cluster
 from .admin import Admin
 from .errors import EventNotFound, StreamAlreadyExists, StreamNotFound, WrongExpectedVersion
 from .events import AllEventsSlice, ReadEvent, WriteEvent
 from .faces import LoopRunner, operation
 from .persistent import PersistentSubscriptions
 from .projections import Projections
+from .retry import Backoff
 from .subscriptions import CatchUpSubscriptions
 from .transport import Transport, TransportSettings
 from .users import Users
@@ -44,6 +46,12 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
     `credentials=(username, password)` (or a `Credentials`) for that call only.
     `require_leader=True` sends ES-RequireLeader and ES-RequireMaster and follows the
     server's redirect to the leader with the same credentials.
+    `seeds=["node1:2113", ...]` talks to a cluster instead of host/port: the leader is
+    found through the nodes' gossip, writes go to it, reads too unless `prefer="follower"`
+    (or "random"), and a node that stops answering is routed around (clientapi.cluster).
+    `retries`: a number or a `clientapi.retry.Backoff` (exponential, with jitter); by
+    default none for one node and 3 for a cluster. A wrong expected version is never
+    retried; appends are retried with the same event ids, so never written twice.
     A Client is not thread-safe: use it from one thread at a time.
     """
 
@@ -53,7 +61,9 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
                  client_cert: Optional[str] = None, client_key: Optional[str] = None,
                  connect_timeout: float = 10.0, request_timeout: float = 30.0,
                  require_leader: bool = False, max_append_size: int = DEFAULT_MAX_APPEND_SIZE,
-                 http_client: str = "auto", max_connections: int = 32, retries: int = 0) -> None:
+                 http_client: str = "auto", max_connections: int = 32,
+                 retries: Union[int, Backoff, None] = None, seeds: Any = None,
+                 prefer: str = "leader") -> None:
         if not isinstance(host, str):
             raise TypeError("host must be a str, not {}".format(type(host).__name__))
         if not host:
@@ -84,13 +94,13 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             raise ValueError("max_append_size must be positive")
         if check.check_int("max_connections", max_connections) <= 0:
             raise ValueError("max_connections must be positive")
-        if check.check_int("retries", retries) < 0:
-            raise ValueError("retries must be >= 0")
+        # Cluster seeds, read preference and retry policy (clientapi.cluster, clientapi.retry).
+        production = cluster.transport_options(seeds, prefer, retries, default_port=port)
         self._settings = TransportSettings(
             host=host, port=port, https=https, ca_file=ca_file, validate_cert=validate_cert,
             client_cert=client_cert, client_key=client_key, connect_timeout=float(connect_timeout),
             request_timeout=float(request_timeout), http_client=http_client,
-            max_connections=max_connections, retries=retries)
+            max_connections=max_connections, **production)
         self._require_leader = require_leader
         self._max_append_size = max_append_size
         self._runner = LoopRunner(lambda: Transport(self._settings))
@@ -146,7 +156,10 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
 
     def __repr__(self) -> str:
         user = self._credentials.username if self._credentials else None
-        return "Client({!r}, user={!r})".format(self.base_url, user)
+        where = self.base_url
+        if self._settings.seeds:
+            where = "seeds=" + ",".join(map(cluster.format_address, self._settings.seeds))
+        return "Client({!r}, user={!r})".format(where, user)
 
     def wait(self, timeout: Optional[float] = None) -> None:
         """Run the private IOLoop (and so the `_async` callbacks) until a callback calls

@@ -41,7 +41,7 @@ async def read_chain(first: Any, fetch: Callable[[Any], Awaitable[Page]],
     finally:
         if pending is not None and not pending.done():
             pending.cancel()
-            with contextlib.suppress(BaseException):  # only ending it here; it was not wanted
+            with contextlib.suppress(Exception, asyncio.CancelledError):  # it was not wanted
                 await pending
         elif pending is not None and not pending.cancelled():
             pending.exception()  # its failure does not matter any more: mark it as seen

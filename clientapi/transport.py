@@ -13,20 +13,27 @@ Two engines:
 """
 from __future__ import annotations
 
+import logging
+import re
 import ssl
 from dataclasses import dataclass
-from typing import Optional
+from typing import Dict, Optional, Tuple
 from urllib.parse import urljoin
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.httputil import HTTPInputError
 from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 
+from . import cluster
 from .errors import ConnectionFailure, EventStoreError, ProtocolError, Timeout
+from .retry import Backoff, as_backoff, retrying
 from .engines import SimpleHTTPClient, curl_http_client
 from .wire import Credentials, Request, Response, authorization_header
+from .wire.status import error_for
 
 __all__ = ["TransportSettings", "Transport", "curl_available"]
+
+log = logging.getLogger("clientapi.transport")
 
 REDIRECT_STATUSES = frozenset({301, 302, 307, 308})
 # libcurl error numbers: operation timed out; and the failures to get a connection at all
@@ -36,6 +43,24 @@ CURL_TIMEOUT = 28
 CURL_NO_CONNECTION = frozenset({5, 6, 7, 35, 45, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83,
                                 90, 91, 98})
 USER_AGENT = "clientapi (python; tornado)"
+# Answers that say "not now" rather than "no": retried like a failed connection (when
+# retries are on and the request may be repeated).
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+
+
+class _HideCredentials(logging.Filter):
+    """tornado's curl client logs every request header at DEBUG: keep credentials out."""
+
+    AUTHORIZATION = re.compile(r"(authorization:\s*)\S.*", re.IGNORECASE)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "uthorization" in text:
+            record.msg, record.args = self.AUTHORIZATION.sub(r"\1<hidden>", text), None
+        return True
+
+
+logging.getLogger("tornado.curl_httpclient").addFilter(_HideCredentials())
 
 
 def curl_available() -> bool:
@@ -61,6 +86,15 @@ class TransportSettings:
     max_connections: int = 32
     retries: int = 0
     max_redirects: int = 3
+    # Retry delays (clientapi.retry); None: `retries` retries with the default delays.
+    backoff: Optional[Backoff] = None
+    # A cluster (clientapi.cluster): the seeds' (host, port); none = the one node above.
+    seeds: Tuple[Tuple[str, int], ...] = ()
+    prefer: str = "leader"
+
+    @property
+    def retry_policy(self) -> Backoff:
+        return self.backoff if self.backoff is not None else as_backoff(self.retries)
 
     @property
     def base_url(self) -> str:
@@ -95,6 +129,10 @@ def _translate(error: BaseException, where: str) -> EventStoreError:
         if errno in CURL_NO_CONNECTION:
             return ConnectionFailure("cannot reach the server: {}".format(error.message), request=where)
         return ProtocolError("invalid or incomplete response: {}".format(error.message), request=where)
+    if isinstance(error, (ConnectionResetError, BrokenPipeError, ConnectionAbortedError)):
+        # Connected, then cut: the server may have acted on the request, so this is not a
+        # ConnectionFailure (which clientapi.retry may always retry, even a delete).
+        return ProtocolError("connection cut: {}".format(error), request=where)
     if isinstance(error, ssl.SSLError):
         return ConnectionFailure("TLS failure: {}".format(error), request=where)
     if isinstance(error, (OSError, HTTPClientError)):
@@ -109,37 +147,62 @@ class Transport:
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
         self._http = _make_http_client(settings)
+        self._router = cluster.router_for(settings.seeds, settings.prefer, self._fetch_gossip)
 
     def close(self) -> None:
         self._http.close()
 
     async def send(self, request: Request, credentials: Optional[Credentials] = None) -> Response:
         """Sends `request`, following redirects (leader redirects, trailing slashes) with the
-        same method, body and credentials; 3xx beyond `max_redirects` come back as is."""
-        url = self.settings.base_url + request.target
-        response = await self._send_with_retries(url, request, credentials)
+        same method, body and credentials; 3xx beyond `max_redirects` come back as is.
+        Failures are retried as `settings.retry_policy` says (see clientapi.retry); in a
+        cluster every attempt goes where the router says (see clientapi.cluster)."""
+        return await retrying(lambda: self._send_routed(request, credentials),
+                              self.settings.retry_policy, retryable=request.retryable,
+                              what=request.describe())
+
+    async def _send_routed(self, request: Request, credentials: Optional[Credentials]) -> Response:
+        base_url, address, extra_headers = self.settings.base_url, None, None
+        if self._router is not None:
+            address, to_leader = await self._router.address_for(request.method, request.path)
+            base_url = cluster.url_of(address, self.settings.https)
+            extra_headers = cluster.leader_headers() if to_leader else None
+        try:
+            response = await self._send_following_redirects(base_url + request.target, request,
+                                                            credentials, extra_headers)
+        except (ConnectionFailure, Timeout, ProtocolError):
+            if address is not None:
+                self._router.node_failed(address)  # type: ignore[union-attr]
+            raise
+        if response.status in TRANSIENT_STATUSES and self.settings.retry_policy.enabled \
+                and request.retryable:
+            raise error_for(response)
+        return response
+
+    async def _send_following_redirects(self, url: str, request: Request,
+                                        credentials: Optional[Credentials],
+                                        extra_headers: Optional[Dict[str, str]]) -> Response:
+        response = await self._send_once(url, request, credentials, extra_headers)
         for _ in range(self.settings.max_redirects):
             location = response.headers.get("Location")
             if response.status not in REDIRECT_STATUSES or not location:
                 break
             url = urljoin(url, location)
-            response = await self._send_with_retries(url, request, credentials)
+            log.debug("%s redirected (%d) to %s", request.describe(), response.status, url)
+            if self._router is not None:
+                self._router.note_redirect(url)
+            response = await self._send_once(url, request, credentials, extra_headers)
         return response
 
-    async def _send_with_retries(self, url: str, request: Request,
-                                 credentials: Optional[Credentials]) -> Response:
-        attempts = 1 + (self.settings.retries if request.retryable else 0)
-        for attempt in range(attempts):
-            try:
-                return await self._send_once(url, request, credentials)
-            except (ConnectionFailure, Timeout, ProtocolError):
-                if attempt + 1 == attempts:
-                    raise
-        raise AssertionError("unreachable")
+    async def _fetch_gossip(self, address: Tuple[str, int]) -> object:
+        url = cluster.url_of(address, self.settings.https) + cluster.GOSSIP_REQUEST.target
+        return cluster.gossip_from(await self._send_once(url, cluster.GOSSIP_REQUEST, None))
 
-    async def _send_once(self, url: str, request: Request,
-                         credentials: Optional[Credentials]) -> Response:
+    async def _send_once(self, url: str, request: Request, credentials: Optional[Credentials],
+                         extra_headers: Optional[Dict[str, str]] = None) -> Response:
         headers = dict(request.headers)
+        for name, value in (extra_headers or {}).items():
+            headers.setdefault(name, value)
         if credentials is not None:
             headers["Authorization"] = authorization_header(credentials)
         settings = self.settings

@@ -3,6 +3,7 @@
     python -m clientapi.server [--host 127.0.0.1] [--port 2113] [--db DIR | --mem]
         [--run-projections none|system|all] [--start-standard-projections] [--insecure]
         [--tls | --tls-cert FILE --tls-key FILE] [--log-level LEVEL]
+        [--follower-of URL] [--cluster-view FILE]     (test aid: see server/follower.py)
 
 Without --db the node keeps everything in memory (as with --mem). Prints one line with
 its URL once it accepts connections.
@@ -15,7 +16,7 @@ import logging
 import signal
 import sys
 import tempfile
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from .node import Node
 
@@ -33,8 +34,16 @@ def parse_arguments(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument("--insecure", action="store_true", help="turn authorization off")
     parser.add_argument("--tls", action="store_true",
                         help="serve https with a self-signed test certificate made at start")
-    parser.add_argument("--tls-cert", metavar="FILE", help="serve https with this certificate (PEM)")
-    parser.add_argument("--tls-key", metavar="FILE", help="the certificate's private key (PEM)")
+    parser.add_argument("--tls-cert", "--cert", metavar="FILE", help="serve https with this certificate (PEM)")
+    parser.add_argument("--tls-key", "--key", metavar="FILE", help="the certificate's private key (PEM)")
+    pretend = parser.add_argument_group(
+        "test aid", "play one member of a pretend cluster, only to test clients' cluster logic: "
+                    "no replication, no elections (see clientapi/server/follower.py)")
+    pretend.add_argument("--follower-of", metavar="URL",
+                         help="answer requests that require the leader with 307 to this leader")
+    pretend.add_argument("--cluster-view", metavar="FILE",
+                         help="serve this gossip document on /gossip and take this node's role "
+                              "from it (re-read when it changes)")
     parser.add_argument("--log-level", default="WARNING",
                         type=lambda value: value.upper(),
                         choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
@@ -47,7 +56,8 @@ async def serve(arguments: argparse.Namespace) -> None:
     node = Node(host=arguments.host, port=arguments.port, db=None if arguments.mem else arguments.db,
                 insecure=arguments.insecure, run_projections=arguments.run_projections,
                 start_standard_projections=arguments.start_standard_projections,
-                tls_cert=arguments.tls_cert, tls_key=arguments.tls_key)
+                tls_cert=arguments.tls_cert, tls_key=arguments.tls_key,
+                cluster_role=cluster_role(arguments))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -63,6 +73,14 @@ async def serve(arguments: argparse.Namespace) -> None:
         for wait in waits:
             wait.cancel()
         await node.stop_async()
+
+
+def cluster_role(arguments: argparse.Namespace) -> Optional[Any]:
+    """The test aid of server/follower.py, when asked for."""
+    if not (arguments.follower_of or arguments.cluster_view):
+        return None
+    from .follower import ClusterRole
+    return ClusterRole(leader_url=arguments.follower_of, view_file=arguments.cluster_view)
 
 
 def self_signed_certificate() -> tuple[str, str]:

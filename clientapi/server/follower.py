@@ -79,6 +79,7 @@ class ClusterRole:
             self.leader_url = "{}://{}".format(parts.scheme, parts.netloc)
         self._lock = threading.Lock()
         self._cached: Optional[tuple] = None
+        self._view()  # a missing or broken view file fails now, not on the first request
 
     # --- the view ------------------------------------------------------------------------
     def _view(self) -> Optional[Tuple[dict, ClusterView]]:

@@ -32,7 +32,8 @@ class Node:
     def __init__(self, host: str = "127.0.0.1", port: int = 2113, db: Optional[str] = None,
                  insecure: bool = False, run_projections: str = "none",
                  start_standard_projections: bool = False, tls_cert: Optional[str] = None,
-                 tls_key: Optional[str] = None):
+                 tls_key: Optional[str] = None, cluster_role: Any = None):
+        """`cluster_role`: a `follower.ClusterRole`, a test aid only (see server/follower.py)."""
         if run_projections not in ("none", "system", "all"):
             raise ValueError(f"run_projections must be none, system or all, not {run_projections!r}")
         self.host = host
@@ -45,6 +46,7 @@ class Node:
             raise ValueError("tls_cert and tls_key go together")
         self.tls_cert = tls_cert
         self.tls_key = tls_key
+        self.cluster_role = cluster_role
         self.instance_id = uuid.uuid4()
         self.epoch_id = uuid.uuid4()
         self.core: Any = None

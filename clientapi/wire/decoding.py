@@ -112,13 +112,23 @@ def entry_key(entry: dict) -> Tuple[Any, Any]:
             entry.get("positionEventNumber", entry.get("eventNumber", entry.get("title"))))
 
 
-_decode_json = json.JSONDecoder().decode  # json.loads minus its per-call argument checks
+_decoder = json.JSONDecoder()
+
+
+def _parse_json(text: str) -> Any:
+    """json.loads minus its per-call overhead: straight to the scanner, which sees the usual
+    payload (no surrounding whitespace) whole; anything else goes the long way."""
+    try:
+        value, end = _decoder.raw_decode(text)
+    except ValueError:
+        return _decoder.decode(text)  # leading whitespace, or the error to raise
+    return value if end == len(text) else _decoder.decode(text)
 
 
 def _json_or_text(text: str, as_json: bool) -> Any:
     if as_json:
         try:
-            return _decode_json(text)
+            return _parse_json(text)
         except (ValueError, RecursionError):
             pass  # the JSON flag may come from the metadata alone; or nested too deep for Python
     return text
@@ -171,31 +181,37 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
         if isinstance(content, dict) and "eventNumber" in content:
             return _from_content(entry, content)
         return _from_title(entry)
-    stream_id = entry.get("streamId")
-    number = entry.get("eventNumber")
-    event_type = entry.get("eventType")
-    if not isinstance(stream_id, str) or not _is_int(number) or not isinstance(event_type, str):
+    # This runs once per event of every page read: checks and calls are inlined.
+    get = entry.get
+    stream_id = get("streamId")
+    number = get("eventNumber")
+    event_type = get("eventType")
+    if not isinstance(stream_id, str) or number.__class__ is not int or not isinstance(event_type, str):
         raise ProtocolError("feed entry lacks streamId, eventNumber or eventType")
-    is_json = entry.get("isJson") is True
-    raw = entry.get("data", text)
-    if raw is None:
+    is_json = get("isJson") is True
+    data = get("data", text)
+    if data.__class__ is str:
+        if is_json:
+            try:
+                data = _parse_json(data)
+            except (ValueError, RecursionError):
+                pass  # the JSON flag may come from the metadata alone; or nested too deep for Python
+    elif data is None:
         data = None if needs_text(entry) else ""
-    elif raw.__class__ is str:
-        data = _json_or_text(raw, is_json)
     else:
         raise ProtocolError("feed entry 'data' is not text")
-    position_stream = entry.get("positionStreamId", stream_id)
-    position_number = entry.get("positionEventNumber", number)
+    metadata = get("metaData")
+    metadata = _metadata(metadata) if metadata else ""
+    position_stream = get("positionStreamId", stream_id)
+    position_number = get("positionEventNumber", number)
     event_id = entry["eventId"]
-    created = entry.get("updated")
+    created = get("updated")
     if position_stream == stream_id and position_number == number:
-        # positional arguments: this runs once per event of every page read
-        return ReadEvent(stream_id, number, event_type, data, _metadata(entry.get("metaData")),
+        return ReadEvent(stream_id, number, event_type, data, metadata,
                          event_id if event_id.__class__ is str else None, is_json,
                          created if created.__class__ is str else None)
     return ReadEvent(
-        stream_id, number, event_type, data, _metadata(entry.get("metaData")),
-        _text_or_none(event_id), is_json, _text_or_none(created),
+        stream_id, number, event_type, data, metadata, _text_or_none(event_id), is_json, _text_or_none(created),
         original_stream_id=position_stream, original_event_number=position_number,
         link_metadata=_metadata(entry.get("linkMetaData")))
 

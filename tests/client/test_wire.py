@@ -278,6 +278,14 @@ def test_entries_of_the_wrong_shape_are_protocol_errors(entry):
         decoding.read_event_from_entry(entry)
 
 
+@pytest.mark.parametrize("text,data", [
+    ('{"a": 1}', {"a": 1}), (' \n{"a": 1}\n ', {"a": 1}), ("[1, 2]", [1, 2]),
+    ('{"a": 1} trailing', '{"a": 1} trailing'), ("1 2", "1 2"), ("{not json", "{not json"), ("", ""),
+])
+def test_json_payloads_parse_like_json_loads_or_stay_text(text, data):
+    assert decoding.read_event_from_entry(rich_entry("s", 0, "t", text)).data == data
+
+
 def test_json_data_nested_too_deep_for_python_comes_back_as_text():
     event = decoding.read_event_from_entry(rich_entry("s", 0, "t", DEEP_JSON))
     assert event.data == DEEP_JSON and event.is_json

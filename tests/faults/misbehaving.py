@@ -60,7 +60,7 @@ class MisbehavingServer:
         self.acceptor.start()
 
     def _accept(self) -> None:
-        self.listener.settimeout(0.05)
+        self.listener.settimeout(0.005)
         while not self.closing.is_set():
             try:
                 connection, _ = self.listener.accept()

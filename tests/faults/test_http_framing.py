@@ -194,3 +194,14 @@ def test_answer_survives_a_half_closed_request(node):
     request = (f"GET /streams/framing-half HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n"
                f"Accept: application/json\r\n\r\n").encode()
     assert statuses(exchange(node, request, half_close=True)) == [404]
+
+
+def test_a_long_pipeline_is_answered_completely_and_in_order(node):
+    requests = b"".join(f"GET /streams/framing-pipe-{i}/0 HTTP/1.1\r\nHost: x\r\nAuthorization: {ADMIN_AUTH}\r\n"
+                        f"Accept: application/json\r\n\r\n".encode() for i in range(300))
+    append = post_head("framing-pipe-7") + f"Content-Length: {len(events_body())}\r\n\r\n".encode() + events_body()
+    closing = b"GET /ping HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    answer = exchange(node, append + requests + closing, wait=10.0)
+    codes = statuses(answer)
+    assert codes[0] == 201 and codes[-1] == 200 and len(codes) == 302
+    assert codes[1:-1] == [200 if i == 7 else 404 for i in range(300)]

@@ -466,3 +466,19 @@ def test_a_projection_cannot_read_what_its_creator_may_not(secured, selector):
         state = send(secured, "bob", "GET", f"/projection/{name}/state", None, JSON_READ).text
         time.sleep(0.1)
     assert pin not in state, "bob read a guarded event through his projection"
+
+
+def test_a_link_does_not_open_a_guarded_event(secured):
+    """bob writes a `$>` link to an event of the guarded stream into a stream of his own;
+    resolving it must not show him the target."""
+    pin = uuid.uuid4().hex
+    assert append_json(secured.http, f"/streams/{GUARDED}",
+                       [{"eventId": str(uuid.uuid4()), "eventType": "secret", "data": {"pin": pin}}]).status == 201
+    number = secured.core._context.index.last_committed(GUARDED)
+    own = "bobs-links-" + uuid.uuid4().hex[:6]
+    link = [{"eventId": str(uuid.uuid4()), "eventType": "$>", "data": f"{number}@{GUARDED}"}]
+    assert append_json(secured.http, f"/streams/{own}", link, auth=BOB).status == 201
+    for path in (f"/streams/{own}/0", f"/streams/{own}/0/forward/5", f"/streams/{own}/0/forward/5?embed=tryharder"):
+        for accept in ("application/vnd.eventstore.atom+json", "application/json"):
+            answer = send(secured, "bob", "GET", path, None, {"Accept": accept, "ES-ResolveLinkTos": "True"})
+            assert pin not in answer.text, f"{path} ({accept}) showed the guarded event"

@@ -1,7 +1,6 @@
 """Fixtures of the production-use tests: an in-process node, clients, a test certificate."""
 from __future__ import annotations
 
-import inspect
 import uuid
 from typing import Iterator
 
@@ -14,21 +13,11 @@ from clientapi.server.tls import CertificatePair, make_self_signed_certificate, 
 ADMIN = ("admin", "changeit")
 
 
-# TEMPORARY (removed once the hooks are in): until the client and the node have the
-# production hooks (Client.users/admin/seeds, Node tls/cluster role), the tests that need
-# them are skipped so the tree stays green.
-HOOKED = "seeds" in inspect.signature(Client).parameters and "cluster_role" in inspect.signature(Node).parameters
-NEED_HOOKS = ("test_cluster.py", "test_logging.py", "test_retry_after_cut.py")
-
-
 def pytest_collection_modifyitems(config, items):
     # Warnings are errors here (no deprecated tornado/asyncio use, no unclosed resources).
     for item in items:
-        path = str(item.fspath).replace("\\", "/")
-        if "tests/production/" in path:
+        if "tests/production/" in str(item.fspath).replace("\\", "/"):
             item.add_marker(pytest.mark.filterwarnings("error"))
-            if not HOOKED and path.endswith(NEED_HOOKS):
-                item.add_marker(pytest.mark.skip(reason="production hooks not integrated yet"))
 
 
 @pytest.fixture(scope="module")

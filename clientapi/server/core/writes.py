@@ -177,7 +177,7 @@ class WritePath:
         first_position = context.index.reserve_positions(len(events))
         created = now_micros()
         rows = [(first_position + offset, stream_id, first_number + offset, event.event_id.bytes,
-                 event.event_type, _stored(event.data), _stored(event.metadata),
+                 event.event_type, event.data, event.metadata,
                  1 if event.is_json else 0, created)
                 for offset, event in enumerate(events)]
         context.ids.add_rows(rows)
@@ -205,11 +205,6 @@ class WritePath:
             raise
         counters = self._context.counters
         counters.appends += 1
-
-
-def _stored(payload: bytes) -> bytes:
-    """What SQLite hands back for a payload: reads served from memory must be identical."""
-    return bytes(payload) if isinstance(payload, (bytearray, memoryview)) else payload
 
 
 def _undeleting(events: list[NewEvent], truncate_before: int) -> list[NewEvent]:

@@ -272,8 +272,15 @@ class NodeHandler(tornado.web.RequestHandler):
         return default
 
     def require_leader_header(self) -> None:
-        """Validated like the real server; this node is always the leader, so no redirect."""
-        self.bool_header("RequireLeader", "RequireMaster")
+        """Validated like the real server. The node leads, unless it was told to play a
+        follower (a test aid, see server/follower.py): then 307 to the leader."""
+        required = self.bool_header("RequireLeader", "RequireMaster")
+        role = getattr(self.node, "cluster_role", None)
+        if required and role is not None:
+            leader = role.leader_url_for(self.node.host, self.node.port, self.request.protocol)
+            if leader is not None:
+                raise HttpProblem(307, "Temporary Redirect", headers={"Location": leader + self.request.uri},
+                                  content_type=media.TEXT_PLAIN)
 
     def require_authenticated(self) -> None:
         if self.principal.is_anonymous and not self.insecure:

@@ -36,9 +36,11 @@ class InfoHandler(InfoBase):
 
     async def get(self) -> None:
         node = self.node
+        role = getattr(node, "cluster_role", None)  # test aid: server/follower.py
+        state = role.state_for(node.host, node.port) if role is not None else "Leader"
         self.reply_document({
             "esVersion": ES_VERSION,
-            "state": "leader",
+            "state": state.lower(),
             "features": {"projections": getattr(node, "run_projections", "none") != "none",
                          "userManagement": True, "atomPub": True},
             "authentication": {"type": "insecure" if self.insecure else "internal",
@@ -82,6 +84,11 @@ class GossipHandler(InfoBase):
         position = self.core.head_position()
         self._headers["Cache-Control"] = "max-age=0, no-cache, must-revalidate"
         self._headers["Vary"] = "Accept"
+        role = getattr(node, "cluster_role", None)  # test aid: server/follower.py
+        if role is not None:
+            self.reply_document(role.gossip_document(host, port, str(getattr(node, "instance_id", ""))),
+                                "gossip")
+            return
         self.reply_document({"members": [{
             "instanceId": str(getattr(node, "instance_id", "")),
             "timeStamp": iso_timestamp(_dt.datetime.now(_dt.timezone.utc)),

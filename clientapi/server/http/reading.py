@@ -10,7 +10,7 @@ from typing import Any, Awaitable, Optional
 from xml.sax.saxutils import escape
 
 from ..atom import Embed, Feed, feed_json, feed_xml, json_text, parse_embed
-from ..atom.text import INT32_MAX, ascii_int
+from ..atom.text import INT32_MAX, ascii_int, signed_ascii_int
 from ..core.model import Principal, StreamMetadata
 from . import media
 from .base import NodeHandler, bad_request, header_value
@@ -106,10 +106,7 @@ class ReadHandler(NodeHandler):
         parts = header.strip().strip('"').split(";")
         if len(parts) != 2 or parts[1] != etag_hash(self.media_type or ""):
             return False
-        try:
-            return int(parts[0]) == version
-        except ValueError:
-            return False
+        return signed_ascii_int(parts[0]) == version
 
     def set_caching(self, immutable: bool, visibility: str, etag: Optional[str] = None,
                     max_age: Optional[int] = None) -> None:

@@ -37,13 +37,11 @@ class RecentRecords:
         """Rows of one committed transaction, in position order."""
         if not rows:
             return
-        entries = self._entries
+        if self._entries and rows[0][0] != self._base + len(self._entries):
+            self.clear()  # not a continuation (cannot happen, but never serve a gap)
+        entries, positions = self._entries, self._positions
         if not entries:
             self._base = rows[0][0]
-        elif rows[0][0] != self._base + len(entries):
-            self.clear()  # not a continuation (cannot happen, but never serve a gap)
-            self._base = rows[0][0]
-        positions = self._positions
         payload = 0
         for row in rows:
             positions[(row[1], row[2])] = row[0]
@@ -61,7 +59,7 @@ class RecentRecords:
     def _evict(self) -> None:
         """Drop the oldest eighth at least, so that eviction is paid rarely and in bulk."""
         entries, positions = self._entries, self._positions
-        drop = max(len(entries) - self.capacity, len(entries) // 8)
+        drop = max(len(entries) - self.capacity, len(entries) // 8, 1)
         freed = 0
         for entry in entries[:drop]:
             if isinstance(entry, EventRecord):
@@ -74,8 +72,8 @@ class RecentRecords:
         del entries[:drop]
         self._base += drop
         self._payload -= freed
-        if self._payload > self.payload_bytes and entries:
-            self._evict()
+        if entries and self._payload > self.payload_bytes:
+            self._evict()  # the bytes bound: each round drops at least an eighth
 
     # --- lookups (None: not all of it is here, ask SQLite) -------------------------------
     def read_stream(self, stream: str, low: int, high: int, backward: bool,
@@ -117,6 +115,16 @@ class RecentRecords:
         for position in positions:
             entry = entries[position - base]
             if not isinstance(entry, EventRecord):
-                entry = entries[position - base] = record_from_row(entry, created_cache)
+                entry = entries[position - base] = record_from_row(_as_stored(entry), created_cache)
             records.append(entry)
         return records
+
+
+def _as_stored(row: Row) -> Row:
+    """The row as SQLite would hand it back: payloads given as bytearray/memoryview
+    come back as bytes."""
+    if type(row[5]) is bytes and type(row[6]) is bytes:
+        return row
+    data, metadata = (bytes(value) if isinstance(value, (bytearray, memoryview)) else value
+                      for value in (row[5], row[6]))
+    return row[:5] + (data, metadata) + row[7:]
