@@ -21,6 +21,7 @@ setup(
     },
     entry_points={
         "pytest11": ["clientapi = clientapi.pytest_plugin"],
+        "console_scripts": ["clientapi = clientapi.cli:main"],
     },
     classifiers=[
         "Programming Language :: Python :: 3",
