@@ -9,6 +9,11 @@ errors are in `clientapi.errors`.
 from . import errors
 from .client import Client
 from .events import AllEventsSlice, ReadEvent, WriteEvent
+from .persistent import PersistentEvent, PersistentSubscriptionSettings
+from .retry import Backoff
+from .subscriptions import AllCheckpoint, AllPosition, CatchUpSubscription
 from .wire.http import Credentials
 
-__all__ = ["Client", "WriteEvent", "ReadEvent", "AllEventsSlice", "Credentials", "errors"]
+__all__ = ["Client", "WriteEvent", "ReadEvent", "AllEventsSlice", "Credentials", "errors",
+           "CatchUpSubscription", "AllCheckpoint", "AllPosition", "PersistentEvent",
+           "PersistentSubscriptionSettings", "Backoff"]
