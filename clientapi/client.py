@@ -218,7 +218,8 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
         return events
 
     async def _read_chain(self, first: Request, auth: Optional[Credentials],
-                          following: Callable[[decoding.FeedPage], Optional[Request]]) -> List[List[ReadEvent]]:
+                          following: Callable[[decoding.FeedPage], Optional[Request]],
+                          ) -> List[List[ReadEvent]]:
         """The events of each page from `first` on, `following(page)` giving the next
         request (see paging.py: the next page is read while this one is decoded)."""
         async def decode(request: Request, page: decoding.FeedPage) -> List[ReadEvent]:

@@ -155,12 +155,13 @@ def _is_int(value: Any) -> bool:
 def _from_content(entry: dict, content: dict) -> ReadEvent:
     """Entries without rich fields (older or minimal servers) still carry `content` for
     JSON events on single reads."""
-    stream_id, number, event_type = (content.get(name) for name in ("eventStreamId", "eventNumber", "eventType"))
+    stream_id, number, event_type = (content.get(name)
+                                     for name in ("eventStreamId", "eventNumber", "eventType"))
     if not isinstance(stream_id, str) or not _is_int(number) or not isinstance(event_type, str):
         raise ProtocolError("feed entry content lacks eventStreamId, eventNumber or eventType")
-    return ReadEvent(stream_id=stream_id, event_number=number, event_type=event_type, data=content.get("data"),
-                     metadata=content.get("metadata") or "", event_id=_text_or_none(content.get("eventId")),
-                     is_json=True, created=_text_or_none(entry.get("updated")))
+    return ReadEvent(stream_id=stream_id, event_number=number, event_type=event_type,
+                     data=content.get("data"), metadata=content.get("metadata") or "",
+                     event_id=_text_or_none(content.get("eventId")), is_json=True, created=_text_or_none(entry.get("updated")))
 
 
 def _from_title(entry: dict) -> ReadEvent:
@@ -181,7 +182,7 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
         if isinstance(content, dict) and "eventNumber" in content:
             return _from_content(entry, content)
         return _from_title(entry)
-    # This runs once per event of every page read: checks and calls are inlined.
+    # This runs once per event of every page read: kept to few calls.
     get = entry.get
     stream_id = get("streamId")
     number = get("eventNumber")
@@ -191,11 +192,7 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
     is_json = get("isJson") is True
     data = get("data", text)
     if data.__class__ is str:
-        if is_json:
-            try:
-                data = _parse_json(data)
-            except (ValueError, RecursionError):
-                pass  # the JSON flag may come from the metadata alone; or nested too deep for Python
+        data = _json_or_text(data, is_json)
     elif data is None:
         data = None if needs_text(entry) else ""
     else:
@@ -211,7 +208,8 @@ def read_event_from_entry(entry: dict, text: Optional[str] = None) -> ReadEvent:
                          event_id if event_id.__class__ is str else None, is_json,
                          created if created.__class__ is str else None)
     return ReadEvent(
-        stream_id, number, event_type, data, metadata, _text_or_none(event_id), is_json, _text_or_none(created),
+        stream_id, number, event_type, data, metadata, _text_or_none(event_id), is_json,
+        _text_or_none(created),
         original_stream_id=position_stream, original_event_number=position_number,
         link_metadata=_metadata(entry.get("linkMetaData")))
 

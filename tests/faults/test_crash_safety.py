@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 
 WRITERS = 4
 KILLS = 6
+PROJECTION_KILLS = 5
 
 
 def seed_of_this_run() -> int:
@@ -108,8 +109,8 @@ def test_sigkill_under_a_continuous_projection_emits_nothing_twice(node_process,
     for appender in appenders:
         appender.start()
     try:
-        for kill in range(KILLS):
-            time.sleep(chaos.uniform(0.3, 1.0))
+        for kill in range(PROJECTION_KILLS):
+            time.sleep(chaos.uniform(0.2, 0.7))
             node.kill()
             time.sleep(chaos.uniform(0.0, 0.3))
             if kill % 3 == 1:

@@ -13,6 +13,9 @@ Why this shape:
   connections (WAL readers never block the writer). In memory there is no disk to wait
   for: the one connection is used directly on the IOLoop (same queue, same group commit,
   same callbacks), which saves two thread hand-offs per request.
+- The newest committed records are also kept in memory (`RecentRecords`): long polls,
+  catch-up and `$all` followers read what was just written, and get it without a
+  reader thread, a SELECT or a second row conversion.
 - Visibility is decided by the caller's in-memory watermarks (committed numbers and
   head position), never by what a reader happens to see, so reads are consistent with
   what has been acknowledged.
@@ -95,7 +98,12 @@ class EventLog:
         log._loop = asyncio.get_running_loop()
         if log._writer is not None:
             log._writer.start(log._loop)
-        await log._call(log._writer, log._open_writer)
+        try:
+            await log._call(log._writer, log._open_writer)
+        except BaseException:
+            if log._writer is not None:
+                log._writer.stop()
+            raise
         return log
 
     async def close(self) -> None:

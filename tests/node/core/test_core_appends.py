@@ -128,7 +128,8 @@ def test_explicit_retry_works_when_the_id_cache_forgot():
     with_core(body)
 
 
-def test_concurrent_appends_share_commits_and_keep_order():
+@pytest.mark.parametrize("durable", [False, True])
+def test_concurrent_appends_share_commits_and_keep_order(tmp_path, durable):
     import asyncio
 
     async def body(core):
@@ -137,7 +138,7 @@ def test_concurrent_appends_share_commits_and_keep_order():
         assert len({r.position for r in results}) == 200
         assert core.stats()["transactions"] < 200 + 10  # grouped, never more than one per append
         assert await numbers(core, "hot") == list(range(200))
-    with_core(body)
+    with_core(body, path=str(tmp_path) if durable else None)
 
 
 def test_writing_to_all_is_denied():
@@ -167,7 +168,8 @@ def test_hard_deleted_stream_refuses_appends_with_any_version():
     with_core(body)
 
 
-def test_a_failed_commit_fails_its_callers_and_the_state_recovers():
+@pytest.mark.parametrize("durable", [False, True])
+def test_a_failed_commit_fails_its_callers_and_the_state_recovers(tmp_path, durable):
     import asyncio
     import sqlite3
 
@@ -188,4 +190,4 @@ def test_a_failed_commit_fails_its_callers_and_the_state_recovers():
         result = await core.append("s", events(1), 1, BOB)  # numbering resumes where the log is
         assert result.first_event_number == 2
         assert await numbers(core, "s") == [0, 1, 2]
-    with_core(body)
+    with_core(body, path=str(tmp_path) if durable else None)
