@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tupl
 
 from tornado.ioloop import IOLoop
 
-from . import paging
 from . import cluster
 from .admin import Admin
 from .errors import EventNotFound, StreamAlreadyExists, StreamNotFound, WrongExpectedVersion
@@ -191,19 +190,11 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
 
     async def _read(self, request: Request, auth: Optional[Credentials],
                     single: bool = False) -> Tuple[decoding.FeedPage, List[ReadEvent]]:
-        """One page (or one entry) as ReadEvents, in the order the server lists them."""
+        """One page (or one entry) as ReadEvents, in the order the server lists them.
+        `embed=body` omits non-JSON payloads; only when the page holds such events is it
+        read a second time at `embed=tryharder` to fill them in."""
         page = await self._fetch_page(request, auth, single)
-        return page, await self._events_of(request, page, auth, single)
-
-    async def _events_of(self, request: Request, page: decoding.FeedPage, auth: Optional[Credentials],
-                         single: bool = False, in_slices: bool = False) -> List[ReadEvent]:
-        """`embed=body` omits non-JSON payloads; only when the page holds such events is it
-        read a second time at `embed=tryharder` to fill them in. `in_slices` lets the event
-        loop run between slices (for the next page in flight)."""
-        if in_slices:
-            events = await paging.decode_in_slices(page.entries, decoding.read_events_from_entries)
-        else:
-            events = decoding.read_events_from_entries(page.entries)
+        events = decoding.read_events_from_entries(page.entries)
         # data None marks an entry without its payload (checked on the events: one cheap pass)
         lacking = [index for index, event in enumerate(events)
                    if event.data is None and decoding.needs_text(page.entries[index])]
@@ -215,17 +206,7 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             for index in lacking:
                 entry = page.entries[index]
                 events[index] = decoding.read_event_from_entry(entry, texts.get(decoding.entry_key(entry)))
-        return events
-
-    async def _read_chain(self, first: Request, auth: Optional[Credentials],
-                          following: Callable[[decoding.FeedPage], Optional[Request]],
-                          ) -> List[List[ReadEvent]]:
-        """The events of each page from `first` on, `following(page)` giving the next
-        request (see paging.py: the next page is read while this one is decoded)."""
-        async def decode(request: Request, page: decoding.FeedPage) -> List[ReadEvent]:
-            return await self._events_of(request, page, auth, in_slices=True)
-        return await paging.read_chain(first, lambda request: self._fetch_page(request, auth, False),
-                                       following, decode)
+        return page, events
 
     # --- streams ----------------------------------------------------------------------
     @operation
@@ -335,28 +316,22 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             # Nothing lies after the end, but a missing stream is still reported.
             await self._read(self._page_request(stream_id, None, 1, False, resolve_links), auth)
             return []
-        left = count
-
-        def following(page: decoding.FeedPage) -> Optional[Request]:
-            nonlocal position, left
-            left -= len(page.entries)
-            # Forward: follow `previous` (newer), including through the empty pages below a
-            # truncation point; backward: follow `next` (older) until the stream's floor.
-            start = decoding.stream_link_start(page.link("previous" if forward else "next"))
-            if left <= 0 or start is None or (forward and page.head_of_stream and page.entries):
-                return None
-            if position is not None and (start <= position if forward else start >= position):
-                return None  # no progress: never loop
-            position = start
-            return self._page_request(stream_id, start, min(left, PAGE_LIMIT), forward, resolve_links)
-
-        first = self._page_request(stream_id, position, min(count, PAGE_LIMIT), forward, resolve_links)
         events: List[ReadEvent] = []
-        for page_events in await self._read_chain(first, auth, following):
+        while len(events) < count:
+            size = min(count - len(events), PAGE_LIMIT)
+            page, page_events = await self._read(
+                self._page_request(stream_id, position, size, forward, resolve_links), auth)
             if forward:
                 page_events.reverse()  # every page lists newest first
-            events += page_events
-        del events[count:]
+            events.extend(page_events[:count - len(events)])
+            # Forward: follow `previous` (newer), including through the empty pages below a
+            # truncation point; backward: follow `next` (older) until the stream's floor.
+            following = decoding.stream_link_start(page.link("previous" if forward else "next"))
+            if following is None or (forward and page.head_of_stream and page_events):
+                break
+            if position is not None and (following <= position if forward else following >= position):
+                break  # no progress: never loop
+            position = following
         return events
 
     # --- $all ------------------------------------------------------------------------------
@@ -392,33 +367,27 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             page, _ = await self._read(self._all_request(None, 1, False, resolve_links), auth)
             end = decoding.all_link_position(page.link("previous")) or (0, 0)
             return AllEventsSlice([], prepare_position=end[1], commit_position=end[0])
-        left, size = count, min(count, PAGE_LIMIT)
-
-        def following(page: decoding.FeedPage) -> Optional[Request]:
-            nonlocal position, left, size
-            left -= len(page.entries)
+        events: List[ReadEvent] = []
+        while True:
+            size = min(count - len(events), PAGE_LIMIT)
+            page, page_events = await self._read(self._all_request(position, size, forward,
+                                                                   resolve_links), auth)
             if forward:
+                page_events.reverse()
                 # `previous` (newer) is absent only on an empty page: stay where we are.
-                start = decoding.all_link_position(page.link("previous"))
-                position = start or position
-                done = start is None or len(page.entries) < size
+                following = decoding.all_link_position(page.link("previous"))
+                position = following or position
+                done = following is None or len(page_events) < size
             else:
                 # `next` (older) is absent when the page reached the start of the log; an
                 # empty page or a `next` that does not go back would only repeat itself.
-                start = decoding.all_link_position(page.link("next"))
-                done = start is None or not page.entries or (position is not None and start >= position)
-                position = start or (0, 0)
-            if done or left <= 0:
-                return None
-            size = min(left, PAGE_LIMIT)
-            return self._all_request(position, size, forward, resolve_links)
-
-        events: List[ReadEvent] = []
-        for page_events in await self._read_chain(self._all_request(position, size, forward, resolve_links),
-                                                  auth, following):
-            if forward:
-                page_events.reverse()
-            events += page_events
+                following = decoding.all_link_position(page.link("next"))
+                done = (following is None or not page_events
+                        or (position is not None and following >= position))
+                position = following or (0, 0)
+            events.extend(page_events)
+            if done or len(events) >= count:
+                break
         assert position is not None
         return AllEventsSlice(events, prepare_position=position[1], commit_position=position[0])
 

@@ -143,7 +143,7 @@ def feed_answer(document):
     return FEED_HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 
-def test_a_broken_page_while_the_next_one_is_in_flight_is_a_protocol_error(misbehaving, engine):
+def test_a_broken_page_of_a_long_read_is_a_protocol_error(misbehaving, engine):
     more = {"relation": "next", "uri": "http://x/streams/s/3/backward/5000"}
     good_entry = {"eventId": "fbf4a1a1-b4a3-4dfe-a01f-ec52c34e16e4", "eventType": "t", "eventNumber": 4,
                   "streamId": "s", "isJson": True, "data": "{}"}
@@ -152,7 +152,7 @@ def test_a_broken_page_while_the_next_one_is_in_flight_is_a_protocol_error(misbe
     with Client("127.0.0.1", server.port, http_client=engine, request_timeout=3) as client:
         with pytest.raises(errors.ProtocolError):
             client.read_stream_events_backward("s", -1, 5000)
-        # the abandoned read of the next page leaves the client usable
+        # and the client stays usable
         assert [e.event_number for e in client.read_stream_events_backward("s", -1, 1)] == [4]
 
 

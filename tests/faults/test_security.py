@@ -442,10 +442,6 @@ def test_shutdown_refused_to_users_and_obeyed_for_ops(tmp_path):
         process.kill()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "projections read their sources without the creator's rights: a user who may not read a stream "
-    "(or $all) creates a projection over it and reads the events through the projection's state "
-    "(the real server runs a projection as its creator and checks the reads)"))
 @pytest.mark.parametrize("selector", [f"fromStream('{GUARDED}')", "fromAll()"], ids=["stream", "all"])
 def test_a_projection_cannot_read_what_its_creator_may_not(secured, selector):
     import time

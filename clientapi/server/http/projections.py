@@ -115,7 +115,7 @@ class ModeHandler(ListHandler):
             enabled=self.flag("enabled", True), emit=emit and mode != TRANSIENT,
             checkpoints=self.flag("checkpoints", False) if mode == ONE_TIME else None,
             track_emitted_streams=self.flag("trackemittedstreams", False),
-            run_as=self.principal.login)
+            run_as=self.principal)
         self.set_header("Location", f"{self.base_url}/projection/{projection.name}")
         self.reply_name(projection.name, 201)
 

@@ -6,6 +6,8 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Optional
 
+from ..core.model import ANONYMOUS, Principal
+
 CONTINUOUS = "Continuous"
 ONE_TIME = "OneTime"
 TRANSIENT = "Transient"
@@ -88,7 +90,7 @@ class ProjectionDefinition:
     projection_id: int = 0
     epoch: int = -1
     version: int = 0
-    run_as: Optional[str] = None
+    run_as: Principal = ANONYMOUS  # the creator: the projection reads and emits with their rights
     config: ProjectionConfig = field(default_factory=ProjectionConfig)
 
     @property
@@ -111,7 +113,7 @@ class ProjectionDefinition:
             "projectionId": self.projection_id,
             "epoch": self.epoch,
             "version": self.version,
-            "runAs": {"name": self.run_as} if self.run_as else None,
+            "runAs": _run_as_document(self.run_as),
             "config": asdict(self.config),
         }
         return json.dumps(document).encode("utf-8")
@@ -121,10 +123,27 @@ class ProjectionDefinition:
         document = json.loads(data.decode("utf-8"))
         known = {f.name for f in fields(ProjectionConfig)}
         config = ProjectionConfig(**{k: v for k, v in (document.get("config") or {}).items() if k in known})
-        run_as = document.get("runAs") or {}
         return cls(
             name=name, mode=document["mode"], query=document.get("query", ""),
             handler_type=document.get("handlerType", JS_HANDLER), enabled=bool(document.get("enabled")),
             checkpoints_enabled=not document.get("checkpointsDisabled", False),
             projection_id=int(document.get("projectionId", 0)), epoch=int(document.get("epoch", -1)),
-            version=int(document.get("version", 0)), run_as=run_as.get("name"), config=config)
+            version=int(document.get("version", 0)), run_as=_run_as_from(document.get("runAs")), config=config)
+
+
+def _run_as_document(principal: Principal) -> Optional[dict]:
+    """The creator as the real server records it: login and roles (groups and the login)."""
+    if principal.is_anonymous:
+        return None
+    return {"name": principal.login, "roles": list(principal.roles)}
+
+
+def _run_as_from(document: Any) -> Principal:
+    """Rights come only from the recorded roles (a name alone grants nothing, so a user
+    called like the node gains nothing); anything unreadable runs as anonymous."""
+    if not isinstance(document, dict) or not isinstance(document.get("name"), str):
+        return ANONYMOUS
+    login = document["name"]
+    roles = document.get("roles")
+    groups = tuple(r for r in roles if isinstance(r, str) and r != login) if isinstance(roles, list) else ()
+    return Principal(login, groups)

@@ -11,10 +11,14 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ..core.errors import StreamDeleted, StreamNotFound
-from ..core.model import SYSTEM, ResolvedEvent
+from ..core.errors import AccessDenied, StreamDeleted, StreamNotFound
+from ..core.model import SYSTEM, Principal, ResolvedEvent
+from .handlers import ProjectionFault
 
 PAGE_SIZE = 500
+ALL_STREAM = "$all"
+# The real server's fault reason when the run-as principal may not read the source.
+NOT_AUTHORIZED = "Projection cannot read its source. Not authorized."
 
 
 class LogTail:
@@ -60,14 +64,22 @@ class LogTail:
 
 
 class AllReader:
-    def __init__(self, tail: LogTail, core, after_position: int, stop_at: Optional[int] = None):
+    """Reads through the shared tail (which reads as the node), so the run-as principal's
+    right to read `$all` is checked before every batch: an ACL change stops it too."""
+
+    def __init__(self, tail: LogTail, core, after_position: int, stop_at: Optional[int] = None,
+                 principal: Principal = SYSTEM):
         self._tail = tail
         self._core = core
+        self._principal = principal
         self._after = after_position  # last log position already handled
         self._stop_at = stop_at
 
     async def next_batch(self) -> tuple[list[ResolvedEvent], bool]:
         """(records after the last batch, whether the reader is now at the end)."""
+        metadata = await self._core.get_metadata(ALL_STREAM)
+        if not self._core.check_access(ALL_STREAM, "read", self._principal, metadata):
+            raise ProjectionFault(NOT_AUTHORIZED)
         records, at_end = await self._tail.after(self._after, PAGE_SIZE)
         if self._stop_at is not None:
             kept = [r for r in records if r.original.position < self._stop_at]
@@ -84,8 +96,10 @@ class AllReader:
 
 
 class StreamsReader:
-    def __init__(self, core, streams: dict[str, int], stop_at: Optional[int] = None):
+    def __init__(self, core, streams: dict[str, int], stop_at: Optional[int] = None,
+                 principal: Principal = SYSTEM):
         self._core = core
+        self._principal = principal
         self._next = {stream: number + 1 for stream, number in streams.items()}  # next event number to read
         self._buffers: dict[str, list[ResolvedEvent]] = {stream: [] for stream in streams}
         self._ended: dict[str, bool] = {stream: False for stream in streams}
@@ -109,10 +123,13 @@ class StreamsReader:
 
     async def _fill(self, stream: str) -> None:
         try:
-            page = await self._core.read_stream(stream, self._next[stream], PAGE_SIZE, "forward", True, SYSTEM)
+            page = await self._core.read_stream(stream, self._next[stream], PAGE_SIZE, "forward", True,
+                                                self._principal)
         except (StreamNotFound, StreamDeleted):
             self._ended[stream] = True
             return
+        except AccessDenied:
+            raise ProjectionFault(NOT_AUTHORIZED) from None
         records = [r for r in page.events
                    if self._stop_at is None or r.original.position < self._stop_at]
         if page.events:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Optional
 
-from ..core.model import ResolvedEvent
+from ..core.model import SYSTEM, Principal, ResolvedEvent
 from .definition import TRANSIENT, ProjectionDefinition
 from .checkpoints import CheckpointStore, Snapshot
 from .handlers import BatchOutcome, Emission, ProjectionFault, ProjectionHandler, SourceEvent, SourceSpec
@@ -135,9 +135,15 @@ class ProjectionRunner:
     def _reader(self, stop_at: Optional[int]):
         source = self._handler.source
         if source.all_streams:
-            return AllReader(self._log_tail, self._core, self._tag.position, stop_at)
+            return AllReader(self._log_tail, self._core, self._tag.position, stop_at, self._run_as)
         numbers = {stream: (self._tag.streams or {}).get(stream, -1) for stream in source.source_streams}
-        return StreamsReader(self._core, numbers, stop_at)
+        return StreamsReader(self._core, numbers, stop_at, self._run_as)
+
+    @property
+    def _run_as(self) -> Principal:
+        """Whose rights the projection reads and emits with: its creator's; the standard
+        projections (which no user can create) run as the node."""
+        return SYSTEM if self._definition.is_system else self._definition.run_as
 
     async def _process_until_stopped(self) -> None:
         one_time = self._definition.mode != "Continuous"
@@ -334,7 +340,8 @@ class ProjectionRunner:
         self._writer = OutputWriter(
             self._core, definition.name, definition.projection_id, definition.epoch, definition.version,
             stream_based=not source.all_streams, recovery_until=self._core.head_position(),
-            track_emitted=definition.config.track_emitted_streams and definition.config.emit_enabled)
+            track_emitted=definition.config.track_emitted_streams and definition.config.emit_enabled,
+            run_as=self._run_as)
         loaded = await self._handler.load(snapshot.states, snapshot.results, snapshot.shared,
                                           emit_enabled=self._emit_allowed)
         self.state.states.update({p: s for p, s in loaded.items() if s is not None})

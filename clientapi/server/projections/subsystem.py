@@ -11,6 +11,7 @@ import uuid
 from typing import Optional
 
 from ..core.errors import Conflict, CoreError, NotFound
+from ..core.model import ANONYMOUS, SYSTEM, Principal
 from .definition import CONTINUOUS, JS_HANDLER, ONE_TIME, TRANSIENT, ProjectionConfig, ProjectionDefinition
 from .handlers import ProjectionFault, SourceSpec
 from .native import STANDARD_PROJECTIONS, NativeProjectionHandler
@@ -132,7 +133,7 @@ class ProjectionsSubsystem:
             definition = ProjectionDefinition(
                 name=name, mode=CONTINUOUS, query=source_text, handler_type=f"native:{name}",
                 enabled=self.start_standard, checkpoints_enabled=True,
-                projection_id=self._registry.next_id(), run_as="$system",
+                projection_id=self._registry.next_id(), run_as=SYSTEM,
                 config=ProjectionConfig(emit_enabled=True))
             await self._register(definition)
 
@@ -196,7 +197,7 @@ class ProjectionsSubsystem:
     async def create(self, name: Optional[str], mode: str, query: str, *, enabled: bool = True,
                      emit: bool = False, checkpoints: Optional[bool] = None,
                      track_emitted_streams: bool = False, handler_type: str = JS_HANDLER,
-                     run_as: Optional[str] = None) -> Projection:
+                     run_as: Principal = ANONYMOUS) -> Projection:
         if mode not in (CONTINUOUS, ONE_TIME, TRANSIENT):
             raise ValueError(f"unknown projection mode {mode!r}")
         if not name:

@@ -19,8 +19,8 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
-from ..core.errors import StreamDeleted, StreamNotFound
-from ..core.model import ANY, LINK_EVENT_TYPE, SYSTEM, NewEvent
+from ..core.errors import AccessDenied, StreamDeleted, StreamNotFound
+from ..core.model import ANY, LINK_EVENT_TYPE, SYSTEM, NewEvent, Principal
 from .handlers import Emission, ProjectionFault, SourceEvent
 from .readers import read_whole_stream
 from .streams import emitted_streams_stream
@@ -43,8 +43,9 @@ class LinkToEmitted:
 
 class OutputWriter:
     def __init__(self, core, name: str, projection_id: int, epoch: int, version: int, *,
-                 stream_based: bool, recovery_until: int, track_emitted: bool):
+                 stream_based: bool, recovery_until: int, track_emitted: bool, run_as: Principal = SYSTEM):
         self._core = core
+        self._run_as = run_as
         self._name = name
         self._projection = (projection_id, epoch)
         self._version = version_tag(projection_id, epoch, version)
@@ -106,10 +107,15 @@ class OutputWriter:
                 data=emission.data.encode("utf-8"),
                 metadata=self._metadata(cause, emission.metadata),
                 is_json=emission.is_json))
+        # What the query emits (emit, linkTo, ...) is written with its creator's rights; the
+        # projection's own bookkeeping (results, partitions) is the node's.
+        writer = self._run_as if any(e.user_emitted for _, e in fresh) else SYSTEM
         try:
-            result = await self._core.append(stream, new_events, ANY, SYSTEM)
+            result = await self._core.append(stream, new_events, ANY, writer)
         except StreamDeleted:
             raise ProjectionFault(f"Cannot write to stream {stream}: the stream has been deleted") from None
+        except AccessDenied:
+            raise ProjectionFault(f"Cannot write to stream {stream}: access denied") from None
         self._last_cause[stream] = max(events[e.cause].position for _, e in fresh)
         return {key: result.first_event_number + i for i, (key, _e) in enumerate(fresh)}
 
