@@ -103,25 +103,35 @@ class StreamsReader:
         self._next = {stream: number + 1 for stream, number in streams.items()}  # next event number to read
         self._buffers: dict[str, list[ResolvedEvent]] = {stream: [] for stream in streams}
         self._ended: dict[str, bool] = {stream: False for stream in streams}
+        # Log head seen just before each stream's last read: whatever that stream gets later
+        # commits at or after it, so the other streams' events from there on must wait.
+        self._read_at_head: dict[str, int] = {stream: 0 for stream in streams}
         self._stop_at = stop_at
 
     async def next_batch(self) -> tuple[list[ResolvedEvent], bool]:
         for stream in self._buffers:
             if not self._buffers[stream]:
                 await self._fill(stream)
+        # Handing events over in log order needs every stream's next event known: a stream
+        # with nothing buffered bounds the batch by the head seen before it was read.
+        limit = min((self._read_at_head[s] for s, buffer in self._buffers.items() if not buffer),
+                    default=None)
         batch: list[ResolvedEvent] = []
         while len(batch) < PAGE_SIZE:
             heads = [(buffer[0].original.position, stream) for stream, buffer in self._buffers.items() if buffer]
             if not heads:
                 break
-            _position, stream = min(heads)
+            position, stream = min(heads)
+            if limit is not None and position >= limit:
+                break
             batch.append(self._buffers[stream].pop(0))
-            if not self._buffers[stream] and not self._ended[stream]:
-                break  # its next page may hold earlier positions than the other streams' heads
+            if not self._buffers[stream]:
+                break  # read it again before going on: it may have got earlier positions
         at_end = all(self._ended[s] and not self._buffers[s] for s in self._buffers)
         return batch, at_end
 
     async def _fill(self, stream: str) -> None:
+        self._read_at_head[stream] = self._core.head_position()
         try:
             page = await self._core.read_stream(stream, self._next[stream], PAGE_SIZE, "forward", True,
                                                 self._principal)
