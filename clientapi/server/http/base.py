@@ -25,17 +25,15 @@ import json
 import logging
 import time
 import zlib
+from email.utils import formatdate
 from typing import Any, Mapping, Optional
 from urllib.parse import quote
-
-import tornado
-import tornado.web
-from tornado import httputil
 
 from ..core import errors
 from ..core.model import ANONYMOUS, Principal
 from ..atom.text import json_text
 from . import media
+from .framework import Handler, Headers, HTTPError
 
 log = logging.getLogger("clientapi.server.http")
 
@@ -51,7 +49,7 @@ EXPOSE_HEADERS = "Location, ES-Position, ES-CurrentVersion, Kurrent-Position, Ku
 CHALLENGE_NOT_ALLOWED = 'BasicCustom realm="ES"'
 CHALLENGE_BAD_CREDENTIALS = 'X-Basic realm="ESDB"'
 _COMPRESSION_WINDOWS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": -zlib.MAX_WBITS}
-SERVER_HEADER = f"TornadoServer/{tornado.version}"
+SERVER_HEADER = "Kestrel"  # what EventStoreDB 20+ answers with
 _date = [0, ""]
 
 
@@ -59,19 +57,16 @@ def _http_date() -> str:
     """The Date header value, formatted at most once a second."""
     now = int(time.time())
     if now != _date[0]:
-        _date[0], _date[1] = now, httputil.format_timestamp(now)
+        _date[0], _date[1] = now, formatdate(now, usegmt=True)
     return _date[1]
 
 
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
 
 
-def header_value(headers: httputil.HTTPHeaders, name: str) -> Optional[str]:
-    """`headers.get(name)` without the exception a missing header costs inside HTTPHeaders."""
-    values = headers.get_list(name)
-    if not values:
-        return None
-    return values[0] if len(values) == 1 else ",".join(values)
+def header_value(headers: Headers, name: str) -> Optional[str]:
+    """The header's value (several fields joined with commas), None when it is absent."""
+    return headers.get(name)
 
 
 class HttpProblem(Exception):
@@ -116,7 +111,7 @@ class Authenticator:
 
 
 def _implemented_methods(cls: type) -> tuple[str, ...]:
-    base = tornado.web.RequestHandler
+    base = Handler
     return tuple(method for method in ("GET", "POST", "PUT", "DELETE")
                  if getattr(cls, method.lower()) is not getattr(base, method.lower()))
 
@@ -132,7 +127,7 @@ def header_safe(value: str) -> str:
     return quote(value, safe="".join(chr(code) for code in range(0x20, 0x7F)))
 
 
-class NodeHandler(tornado.web.RequestHandler):
+class NodeHandler(Handler):
     """Base of every handler of the node (see the module docstring)."""
 
     RESPONSE_CODECS: Mapping[str, tuple[str, ...]] = {}
@@ -173,8 +168,8 @@ class NodeHandler(tornado.web.RequestHandler):
         return bool(getattr(self.settings["node"], "insecure", False))
 
     def clear(self) -> None:
-        """tornado's reset, minus a Content-Type default and with the Date formatted once a second."""
-        headers = self._headers = httputil.HTTPHeaders()
+        """A fresh response: the headers every answer of the real server carries."""
+        headers = self._headers = Headers()
         headers["Server"] = SERVER_HEADER
         headers["Date"] = _http_date()
         self.set_default_headers()
@@ -338,7 +333,7 @@ class NodeHandler(tornado.web.RequestHandler):
 
     # --- errors --------------------------------------------------------------------------
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
-        if isinstance(value, (HttpProblem, errors.CoreError, tornado.web.HTTPError)):
+        if isinstance(value, (HttpProblem, errors.CoreError, HTTPError)):
             return
         log.error("unexpected error on %s %s", self.request.method, self.request.uri,
                   exc_info=(typ, value, tb))
@@ -362,7 +357,7 @@ def unauthorized() -> HttpProblem:
 
 
 def problem_for(exc: Optional[BaseException], method: str, status_code: int = 500) -> HttpProblem:
-    """The real server's answer to a refusal (core error, HTTP problem or tornado error)."""
+    """The real server's answer to a refusal (core error, HTTP problem or framework error)."""
     if isinstance(exc, HttpProblem):
         return exc
     if isinstance(exc, errors.WrongExpectedVersion):
@@ -384,7 +379,7 @@ def problem_for(exc: Optional[BaseException], method: str, status_code: int = 50
     if isinstance(exc, errors.ReadTooBig):
         text = errors.message_of(exc)
         return HttpProblem(500, text, text, content_type=media.TEXT_PLAIN)
-    if isinstance(exc, tornado.web.HTTPError):
+    if isinstance(exc, HTTPError):
         if exc.status_code == 405:
             return HttpProblem(405, "Method Not Allowed")
         return HttpProblem(exc.status_code, exc.reason)

@@ -1,11 +1,10 @@
-"""A lean HTTP/1.1 server for the node's tornado Application.
+"""A lean HTTP/1.1 server for the node's Application (framework.py).
 
-Tornado's own HTTPServer spends most of a small request's time in its generic connection
-machinery (timeouts, regex header scanning, per-request coroutines, Nagle toggling).
-This one speaks just what the node needs (keep-alive, pipelining, Content-Length and
-chunked request bodies, `Expect: 100-continue`) on asyncio protocols and hands each request
-to the Application through tornado's own delegate interface, so handlers, routing and
-responses are exactly tornado's. A response is written with a single transport write.
+A generic server spends most of a small request's time in connection machinery
+(timeouts, regex header scanning, per-request coroutines, Nagle toggling). This one
+speaks just what the node needs (keep-alive, pipelining, Content-Length and chunked
+request bodies, `Expect: 100-continue`) on asyncio protocols and hands each parsed
+request to the Application. A response is written with a single transport write.
 """
 from __future__ import annotations
 
@@ -14,12 +13,9 @@ import logging
 import re
 import socket
 import ssl
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
-from tornado import httputil
-from tornado.web import Application
-
-from .base import header_value
+from .framework import Application, Headers, Request
 
 log = logging.getLogger("clientapi.server.http")
 
@@ -39,6 +35,8 @@ _TOO_LARGE = (b"HTTP/1.1 413 Request Entity Too Large\r\nContent-Length: 0\r\n"
 _CONTINUE = b"HTTP/1.1 100 (Continue)\r\n\r\n"
 _DECIMAL = re.compile(r"[0-9]+")
 _HEX = re.compile(rb"[0-9A-Fa-f]+")
+# RFC 3986 host (a bracketed IP literal or a registered name), then an optional port
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+;=%]*)(:[0-9]*)?")
 
 
 class BadRequest(Exception):
@@ -224,23 +222,20 @@ class _Connection(asyncio.Protocol):
                 self._awaiting_more()
             return
         self._stop_timer()
-        start_line, headers, body, consumed = parsed
+        method, target, version, headers, body, consumed = parsed
         del self._buffer[:consumed]
         self._continue_sent = False
-        exchange = self._current = _Exchange(self, start_line, headers)
-        try:
-            delegate = self.server.application.start_request(self, exchange)
-            exchange.delegate = delegate
-            delegate.headers_received(start_line, headers)
-            if body:
-                delegate.data_received(body)
-            delegate.finish()
-        except httputil.HTTPInputError as error:  # e.g. HTTP/1.1 without Host
-            log.debug("refused %s %s: %s", start_line.method, start_line.path, error)
-            self._current = None
+        host = _host(headers, version)
+        if host is None:  # HTTP/1.1 without a (single, well-formed) Host
+            log.debug("refused %s %s: bad Host", method, target)
             self._refuse(_BAD_REQUEST)
+            return
+        exchange = self._current = _Exchange(self, method, version, headers)
+        try:
+            exchange.task = self.server.application.serve(
+                Request(method, target, version, headers, body, host, exchange), exchange)
         except Exception:
-            log.exception("could not dispatch %s %s", start_line.method, start_line.path)
+            log.exception("could not dispatch %s %s", method, target)
             self._current = None
             self._refuse(_BAD_REQUEST)
 
@@ -260,7 +255,8 @@ class _Connection(asyncio.Protocol):
             self._expect_within(IDLE_SECONDS)
 
     def _parse(self) -> Optional[tuple]:
-        """(start line, headers, body, bytes consumed) once a whole request is buffered."""
+        """(method, target, version, headers, body, bytes consumed) once a whole request is
+        buffered."""
         buffer = self._buffer
         while buffer[:2] == b"\r\n":  # stray line breaks between requests are allowed
             del buffer[:2]
@@ -275,7 +271,7 @@ class _Connection(asyncio.Protocol):
         if len(parts) != 3 or parts[2] not in ("HTTP/1.1", "HTTP/1.0") or not parts[1]:
             raise BadRequest("bad request line")
         method, target, version = parts
-        headers = httputil.HTTPHeaders()
+        headers = Headers()
         for line in lines[1:]:
             name, separator, value = line.partition(":")
             if not separator or not name or name != name.strip() or line[0] in " \t":
@@ -285,17 +281,17 @@ class _Connection(asyncio.Protocol):
         body, consumed = self._body(headers, version, body_start)
         if body is None:
             return None
-        return httputil.RequestStartLine(method, target, version), headers, body, consumed
+        return method, target, version, headers, body, consumed
 
-    def _body(self, headers: httputil.HTTPHeaders, version: str,
+    def _body(self, headers: Headers, version: str,
               start: int) -> tuple[Optional[bytes], int]:
         buffer = self._buffer
-        encoding = header_value(headers, "Transfer-Encoding")
+        encoding = headers.get("Transfer-Encoding")
         if encoding is not None:
             if encoding.strip().lower() != "chunked" or "Content-Length" in headers:
                 raise BadRequest("unsupported transfer encoding")
             return self._chunked_body(headers, version, start)
-        length_text = header_value(headers, "Content-Length")
+        length_text = headers.get("Content-Length")
         if length_text is None:
             return b"", start
         length_text = length_text.strip()
@@ -311,7 +307,7 @@ class _Connection(asyncio.Protocol):
             return None, 0
         return bytes(buffer[start:start + length]), start + length
 
-    def _chunked_body(self, headers: httputil.HTTPHeaders, version: str,
+    def _chunked_body(self, headers: Headers, version: str,
                       start: int) -> tuple[Optional[bytes], int]:
         buffer, position, total = self._buffer, start, 0
         chunks: list[bytes] = []
@@ -345,9 +341,9 @@ class _Connection(asyncio.Protocol):
             chunks.append(bytes(buffer[data_start:data_start + size]))
             position = data_start + size + 2
 
-    def _maybe_continue(self, headers: httputil.HTTPHeaders, version: str) -> None:
+    def _maybe_continue(self, headers: Headers, version: str) -> None:
         if (not self._continue_sent and version == "HTTP/1.1" and self.transport is not None
-                and (header_value(headers, "Expect") or "").lower() == "100-continue"):
+                and (headers.get("Expect") or "").lower() == "100-continue"):
             self._continue_sent = True
             self.transport.write(_CONTINUE)
 
@@ -356,46 +352,48 @@ class _TooLarge(Exception):
     pass
 
 
-class _Exchange(httputil.HTTPConnection):
-    """The response side of one request, as tornado's RequestHandler drives it."""
+def _host(headers: Headers, version: str) -> Optional[str]:
+    """The Host header, or 127.0.0.1 for HTTP/1.0 without one; None when it is unusable."""
+    host = headers.get("Host")
+    if host is None:
+        return "127.0.0.1" if version == "HTTP/1.0" else None
+    if "," in host or not _HOST.fullmatch(host):
+        return None
+    return host
 
-    def __init__(self, connection: _Connection, start_line: httputil.RequestStartLine,
-                 headers: httputil.HTTPHeaders):
+
+class _Exchange:
+    """The response side of one request, as the handler drives it."""
+
+    def __init__(self, connection: _Connection, method: str, version: str, headers: Headers):
         self.connection = connection
         self.context = connection.context
-        self.method = start_line.method
-        self.version = start_line.version
-        connection_header = (header_value(headers, "Connection") or "").lower()
+        self.method = method
+        self.version = version
+        connection_header = (headers.get("Connection") or "").lower()
         if self.version == "HTTP/1.1":
             self.keep_alive = "close" not in connection_header
         else:
             self.keep_alive = "keep-alive" in connection_header
-        self.delegate: Any = None
-        self._close_callback: Optional[Callable[[], None]] = None
+        self.handler: Any = None
+        self.task: Optional[asyncio.Task] = None  # held here: the loop keeps tasks weakly
         self._chunked = False
         self._body_allowed = True
         self._finished = False
         self._client_gone = False
 
-    def set_close_callback(self, callback: Optional[Callable[[], None]]) -> None:
-        self._close_callback = callback
-
     def connection_lost(self) -> None:
-        if self._client_gone:
+        if self._client_gone or self._finished:
             return
         self._client_gone = True
-        callback, self._close_callback = self._close_callback, None
         try:
-            if self.delegate is not None:
-                self.delegate.on_connection_close()
-            if callback is not None:
-                callback()
+            if self.handler is not None:
+                self.handler.on_connection_close()
         except Exception:
             log.exception("close callback failed")
 
-    def write_headers(self, start_line: Any, headers: httputil.HTTPHeaders,
+    def write_headers(self, status: int, reason: str, headers: Headers,
                       chunk: Optional[bytes] = None) -> "asyncio.Future[None]":
-        status = start_line.code
         self._body_allowed = status not in _NO_BODY_STATUSES and status >= 200 \
             and self.method != "HEAD"
         if self._body_allowed and "Content-Length" not in headers:
@@ -408,7 +406,7 @@ class _Exchange(httputil.HTTPConnection):
             headers["Connection"] = "close"
         elif self.version == "HTTP/1.0":
             headers["Connection"] = "Keep-Alive"
-        lines = [f"HTTP/1.1 {status} {start_line.reason or ''}"]
+        lines = [f"HTTP/1.1 {status} {reason}"]
         lines.extend(f"{name}: {value}" for name, value in headers.get_all())
         data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin1")
         if chunk:
@@ -433,7 +431,6 @@ class _Exchange(httputil.HTTPConnection):
         if self._finished:
             return
         self._finished = True
-        self._close_callback = None
         if self._chunked:
             self.connection.write(b"0\r\n\r\n")
         self.connection.exchange_finished(self)
