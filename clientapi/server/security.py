@@ -43,8 +43,8 @@ def verify_password(password: str, password_hash: str, salt: str) -> bool:
 class VerifiedCredentials:
     """Remembers (login, password) pairs already verified, so repeated requests skip PBKDF2.
 
-    Keys are HMACs under a per-process random key: the plain password is never kept and the
-    keys are useless outside this process. Entries of a login are dropped whenever the user
+    Keys are keyed BLAKE2 MACs under a per-process random key: the plain password is never
+    kept and the keys are useless outside this process. Entries of a login are dropped whenever the user
     changes (password, groups, disabled, deleted).
     """
 
@@ -55,7 +55,7 @@ class VerifiedCredentials:
 
     def _fingerprint(self, login: str, password: str) -> bytes:
         message = login.encode("utf-8") + b"\0" + password.encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        return hashlib.blake2b(message, key=self._key, digest_size=32).digest()
 
     def contains(self, login: str, password: str) -> bool:
         return self._verified.get(self._fingerprint(login, password)) == login

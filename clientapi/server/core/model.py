@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as _dt
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NamedTuple, Optional
 
 LINK_EVENT_TYPE = "$>"
 METADATA_EVENT_TYPE = "$metadata"
@@ -20,9 +20,10 @@ NO_STREAM = -1
 STREAM_EXISTS = -4
 
 
-@dataclass(frozen=True)
-class NewEvent:
-    """An event as proposed by a writer, before it has a number or a position."""
+class NewEvent(NamedTuple):
+    """An event as proposed by a writer, before it has a number or a position.
+    (A named tuple: appends make one per event, several times cheaper than a frozen
+    dataclass and just as immutable.)"""
 
     event_id: uuid.UUID
     event_type: str

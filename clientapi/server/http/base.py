@@ -53,15 +53,22 @@ SERVER_HEADER = "Kestrel"  # what EventStoreDB 20+ answers with
 _date = [0, ""]
 
 
-def _http_date() -> str:
+def _http_date(now: int) -> str:
     """The Date header value, formatted at most once a second."""
-    now = int(time.time())
     if now != _date[0]:
         _date[0], _date[1] = now, formatdate(now, usegmt=True)
     return _date[1]
 
 
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
+
+
+_HEADER_NAMES: dict[str, tuple[str, str]] = {}
+
+
+def _header_names(name: str) -> tuple[str, str]:
+    names = _HEADER_NAMES[name] = tuple(prefix + name for prefix in reversed(HEADER_PREFIXES))
+    return names  # type: ignore[return-value]
 
 
 def header_value(headers: Headers, name: str) -> Optional[str]:
@@ -138,7 +145,6 @@ class NodeHandler(Handler):
     _implemented = frozenset({"OPTIONS"})
 
     principal: Principal = ANONYMOUS
-    _es_headers: Optional[dict] = None
     media_type: Optional[str] = None
     request_media_type: Optional[str] = None
 
@@ -169,21 +175,27 @@ class NodeHandler(Handler):
 
     def clear(self) -> None:
         """A fresh response: the headers every answer of the real server carries."""
-        headers = self._headers = Headers()
-        headers["Server"] = SERVER_HEADER
-        headers["Date"] = _http_date()
-        self.set_default_headers()
+        self._headers = Headers(self._default_headers())
         self._write_buffer = []
         self._status_code = 200
         self._reason = "OK"
 
-    def set_default_headers(self) -> None:
-        headers = self._headers
-        headers.pop("Content-Type", None)
-        headers["Access-Control-Allow-Methods"] = self._allow_header
-        headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
-        headers["Access-Control-Allow-Origin"] = "*"
-        headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+    @classmethod
+    def _default_headers(cls) -> Headers:
+        """This handler's usual headers, made once a second (they change with the Date)."""
+        now = int(time.time())
+        made = cls.__dict__.get("_defaults_made")
+        if made is None or made[0] != now:
+            headers = Headers()
+            headers["Server"] = SERVER_HEADER
+            headers["Date"] = _http_date(now)
+            headers["Access-Control-Allow-Methods"] = cls._allow_header
+            headers["Access-Control-Allow-Headers"] = ALLOW_HEADERS
+            headers["Access-Control-Allow-Origin"] = "*"
+            headers["Access-Control-Expose-Headers"] = EXPOSE_HEADERS
+            made = (now, headers)
+            cls._defaults_made = made
+        return made[1]
 
     def check_xsrf_cookie(self) -> None:  # an API, not a browser form
         return None
@@ -239,17 +251,12 @@ class NodeHandler(Handler):
         return values[-1].decode("utf-8", "replace") if values else None
 
     def es_header(self, name: str) -> tuple[str, Optional[str]]:
-        """(`ES-<name>` or `Kurrent-<name>` as sent, value), the Kurrent name winning."""
-        sent = self._es_headers
-        if sent is None:  # one pass over the request's headers, most have none of these
-            sent = self._es_headers = {
-                key.lower(): value for key, value in self.request.headers.get_all()
-                if key[:3].lower() == "es-" or key[:8].lower() == "kurrent-"}
-        if sent:
-            for prefix in ("Kurrent-", "ES-"):
-                value = sent.get((prefix + name).lower())
-                if value is not None:
-                    return prefix + name, value
+        """(`Kurrent-<name>` or `ES-<name>`, value), the Kurrent name winning."""
+        headers = self.request.headers
+        for header in _HEADER_NAMES.get(name) or _header_names(name):
+            value = headers.get(header)
+            if value is not None:
+                return header, value
         return "ES-" + name, None
 
     def bool_header(self, *names: str, default: bool = False) -> bool:

@@ -97,6 +97,11 @@ class _Connection(asyncio.Protocol):
         self._closed = False
         self._eof = False
         self._timer: Optional[asyncio.TimerHandle] = None
+        self._timer_at = 0.0
+        self._deadline: Optional[float] = None
+        self._loop = asyncio.get_running_loop()
+        self._written: asyncio.Future = self._loop.create_future()  # shared, always done
+        self._written.set_result(None)
         self._waiting_for_head = False
         self._head_parsed = False
 
@@ -137,7 +142,7 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self._closed = True
-        self._stop_timer()
+        self._cancel_timer()
         self.server._connections.discard(self)
         for waiter in self._write_waiters:
             if not waiter.done():
@@ -158,18 +163,38 @@ class _Connection(asyncio.Protocol):
                 waiter.set_result(None)
 
     # --- timeouts --------------------------------------------------------------------
+    # One timer per connection, moved lazily: most requests only push the idle deadline
+    # further out, which then costs no timer of its own.
     def _expect_within(self, seconds: float) -> None:
-        self._stop_timer()
-        self._timer = asyncio.get_running_loop().call_later(seconds, self._time_out)
+        deadline = self._loop.time() + seconds
+        self._deadline = deadline
+        if self._timer is None or self._timer_at > deadline:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        self._timer_at = when
+        self._timer = self._loop.call_at(when, self._timer_fired)
 
     def _stop_timer(self) -> None:
+        self._deadline = None
+        self._waiting_for_head = False
+
+    def _cancel_timer(self) -> None:
+        self._stop_timer()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        self._waiting_for_head = False
 
-    def _time_out(self) -> None:
+    def _timer_fired(self) -> None:
         self._timer = None
+        if self._deadline is None:
+            return
+        if self._loop.time() < self._deadline:  # the deadline moved on meanwhile
+            self._arm(self._deadline)
+            return
+        self._deadline = None
         if self._current is None:  # a request being answered is never cut off here
             self.close()
 
@@ -187,15 +212,15 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def write(self, data: bytes) -> "asyncio.Future[None]":
-        future: asyncio.Future = asyncio.get_running_loop().create_future()
+        """Sends `data`; the future resolves once the transport takes more (at once unless
+        the client reads slower than we write)."""
         if self._closed or self.transport is None or self.transport.is_closing():
-            future.set_result(None)
-            return future
+            return self._written
         self.transport.write(data)
-        if self._writing_paused:
-            self._write_waiters.append(future)
-        else:
-            future.set_result(None)
+        if not self._writing_paused:
+            return self._written
+        future: asyncio.Future = self._loop.create_future()
+        self._write_waiters.append(future)
         return future
 
     def _refuse(self, answer: bytes) -> None:
@@ -250,7 +275,7 @@ class _Connection(asyncio.Protocol):
             self._paused_reading = False
             self.transport.resume_reading()
         if self._buffer:
-            asyncio.get_running_loop().call_soon(self._serve_next)
+            self._loop.call_soon(self._serve_next)
         else:
             self._expect_within(IDLE_SECONDS)
 

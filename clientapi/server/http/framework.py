@@ -29,6 +29,7 @@ _UNSAFE_REASON = re.compile(r"[\x00-\x08\x0a-\x1f\x7f<]")
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0e-\x1f]")
 _REGEX_SYNTAX = frozenset(".^$*+?{}[]\\|()")
 _MISSING = object()
+_REMEMBERED_PATHS = 4096
 
 
 class HTTPError(Exception):
@@ -45,18 +46,19 @@ class Headers:
 
     __slots__ = ("_fields",)
 
-    def __init__(self) -> None:
-        self._fields: dict[str, tuple[str, list[str]]] = {}  # lowered name -> (name, values)
+    def __init__(self, template: Optional["Headers"] = None) -> None:
+        # lowered name -> (name, values); the value tuples are never changed in place, so a
+        # copy of a template shares them safely
+        self._fields: dict[str, tuple[str, tuple[str, ...]]] = (
+            {} if template is None else template._fields.copy())
 
     def add(self, name: str, value: str) -> None:
-        field = self._fields.get(name.lower())
-        if field is None:
-            self._fields[name.lower()] = (name, [value])
-        else:
-            field[1].append(value)
+        key = name.lower()
+        field = self._fields.get(key)
+        self._fields[key] = (name, (value,)) if field is None else (field[0], field[1] + (value,))
 
     def __setitem__(self, name: str, value: str) -> None:
-        self._fields[name.lower()] = (name, [value])
+        self._fields[name.lower()] = (name, (value,))
 
     def __getitem__(self, name: str) -> str:
         value = self.get(name)
@@ -155,20 +157,30 @@ class Application:
                  log_function: Optional[Callable[["Handler"], None]] = None, **settings: Any):
         self._routes = [_Route(*route) for route in routes]
         self._default = default_handler_class
+        self._found: dict[str, tuple] = {}  # path -> find_handler's answer, for repeated paths
         self.log_function = log_function
         self.settings = settings
 
-    def find_handler(self, path: str) -> tuple[type, dict, list[Optional[bytes]]]:
+    def find_handler(self, path: str) -> tuple[type, dict, tuple[Optional[bytes], ...]]:
         """(handler class, its initialize() arguments, the path's groups unquoted)."""
+        found = self._found.get(path)
+        if found is None:
+            found = self._match(path)
+            if len(self._found) >= _REMEMBERED_PATHS:
+                self._found.clear()
+            self._found[path] = found
+        return found
+
+    def _match(self, path: str) -> tuple[type, dict, tuple[Optional[bytes], ...]]:
         for route in self._routes:
             if not path.startswith(route.literal):
                 continue
             match = route.regex.match(path)
             if match is not None:
                 return (route.handler_class, route.kwargs,
-                        [None if group is None else unquote_to_bytes(group)
-                         for group in match.groups()])
-        return self._default, {}, []
+                        tuple(None if group is None else unquote_to_bytes(group)
+                              for group in match.groups()))
+        return self._default, {}, ()
 
     def serve(self, request: Request, exchange: Any) -> "asyncio.Task[None]":
         """Start answering `request`; the response goes to `exchange`."""
@@ -285,7 +297,7 @@ class Handler:
         return _CONTROL_CHARACTERS.sub(" ", _decoded(values[-1])).strip()
 
     # --- running ----------------------------------------------------------------------------
-    async def execute(self, arguments: list[Optional[bytes]]) -> None:
+    async def execute(self, arguments: tuple[Optional[bytes], ...]) -> None:
         try:
             method = self.request.method
             if method not in SUPPORTED_METHODS:
