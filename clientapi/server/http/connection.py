@@ -20,6 +20,7 @@ from .framework import Application, Headers, Request
 log = logging.getLogger("clientapi.server.http")
 
 MAX_HEAD_BYTES = 64 * 1024
+RECEIVE_AREA_BYTES = 256 * 1024  # as much as asyncio reads at once by default
 # A connection that has begun a request must finish its head within HEAD_SECONDS and must
 # not stall its body for longer than BODY_IDLE_SECONDS; one with nothing to do is closed
 # after IDLE_SECONDS (Kestrel's keep-alive timeout). Without these, clients that never
@@ -61,6 +62,9 @@ class HttpServer:
         self.protocol = "https" if ssl_context is not None else "http"
         self._servers: list[asyncio.AbstractServer] = []
         self._connections: set["_Connection"] = set()
+        # Every connection receives into this one area and copies out at once (the loop
+        # runs one read at a time): no buffer is allocated, and released, per read.
+        self.receive_area = memoryview(bytearray(RECEIVE_AREA_BYTES))
 
     async def add_sockets(self, sockets: list[socket.socket]) -> None:
         loop = asyncio.get_running_loop()
@@ -81,7 +85,7 @@ class HttpServer:
         self._servers.clear()
 
 
-class _Connection(asyncio.Protocol):
+class _Connection(asyncio.BufferedProtocol):
     """One client connection: requests are parsed from the buffer and served one at a time."""
 
     def __init__(self, server: HttpServer):
@@ -131,7 +135,13 @@ class _Connection(asyncio.Protocol):
         # asyncio ignores (and warns about) keeping a TLS transport half-open
         return self.server.ssl_context is None
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.server.receive_area
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.server.receive_area[:nbytes])
+
+    def data_received(self, data: "bytes | memoryview") -> None:
         self._buffer += data
         if self._current is None:
             self._serve_next()
@@ -456,6 +466,7 @@ class _Exchange:
         if self._finished:
             return
         self._finished = True
+        self.handler = None  # no cycle left for the garbage collector to find
         if self._chunked:
             self.connection.write(b"0\r\n\r\n")
         self.connection.exchange_finished(self)
