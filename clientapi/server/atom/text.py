@@ -65,6 +65,8 @@ def _indented(value: Any, newline: str) -> str:
             item_kind = type(item)
             if item_kind is str:
                 append(f"{encode_basestring(key)}: {encode_basestring(item)}")
+            elif item_kind is int:
+                append(f"{encode_basestring(key)}: {int.__repr__(item)}")
             elif item_kind is dict or item_kind is list or isinstance(item, (dict, list, tuple)):
                 append(f"{encode_basestring(key)}: {_indented(item, inner)}")
             else:

@@ -86,6 +86,8 @@ def _events(body: bytes, media_type: str, event_id: Optional[uuid.UUID],
 
 def _payload(value: Any) -> tuple[bytes, bool]:
     """(stored bytes, is JSON) of a `data`/`metadata` value of a JSON batch element."""
+    if value is None:
+        return b"", False
     if isinstance(value, (dict, list)):
         return json_text(value).encode("utf-8"), True
     if isinstance(value, str):
@@ -136,10 +138,11 @@ def _json_batch(body: bytes) -> list[NewEvent]:
     if not isinstance(parsed, list) or not parsed:
         raise AppendRejected(BODY_INVALID)
     events = []
+    append = events.append
     for element in parsed:
         if not isinstance(element, dict):
             raise AppendRejected(BODY_INVALID)
-        events.append(_new_event(*_element_values(element)))
+        append(_new_event(*_element_values(element)))
     return events
 
 
