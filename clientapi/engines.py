@@ -24,6 +24,9 @@ __all__ = ["SimpleHTTPClient", "curl_http_client"]
 # libcurl hands the body over in pieces of this size (16 KiB by default): a feed page of
 # megabytes would otherwise cost hundreds of Python callbacks.
 RECEIVE_BUFFER_SIZE = 256 * 1024
+# Header lines that are not a plain "Name: value": the status line, the blank line that
+# ends the head, and (obsolete) continuation lines.
+_SPECIAL_LINE_STARTS = frozenset({b"H", b"\r", b"\n", b" ", b"\t", b""})
 
 
 class _ResetReportingConnection(_HTTPConnection):
@@ -55,6 +58,18 @@ def _curl_client_class() -> type:
             # per request: handles are reset between requests
             curl.setopt(pycurl.PATH_AS_IS, 1)
             curl.setopt(pycurl.BUFFERSIZE, RECEIVE_BUFFER_SIZE)
+
+        def _curl_header_callback(self, headers: Any, header_callback: Any,
+                                  header_line_bytes: bytes) -> None:
+            # An EventStore answer carries a dozen header lines; the plain "Name: value"
+            # ones go straight to HTTPHeaders.add (which still validates name and value),
+            # everything else the way tornado does it.
+            if header_callback is None and header_line_bytes[:1] not in _SPECIAL_LINE_STARTS:
+                name, colon, value = header_line_bytes.decode("latin1").partition(":")
+                if colon:
+                    headers.add(name, value.strip(" \t\r\n"))
+                    return
+            super()._curl_header_callback(headers, header_callback, header_line_bytes)
     return CurlHTTPClient
 
 

@@ -204,3 +204,22 @@ def test_deletes_are_not_retried(misbehaving):
         with pytest.raises(errors.ProtocolError):
             client.delete_stream("s")
     assert len(server.requests) == 1
+
+
+def test_header_lines_are_read_whatever_their_spacing_and_order(misbehaving, engine):
+    """The curl engine reads plain header lines its own quick way: values keep their meaning
+    with odd spacing, headers starting with H are not taken for a status line, and the
+    current version still comes through."""
+    answer = (b"HTTP/1.1 400 Wrong expected EventNumber\r\n"
+              b"Hx-Note: first\r\n"
+              b"ES-CurrentVersion:    7   \r\n"
+              b"Access-Control-Allow-Methods: POST\r\n"
+              b"Access-Control-Allow-Methods: GET\r\n"
+              b"Content-Type: text/plain; charset=utf-8\r\n"
+              b"Content-Length: 0\r\n\r\n")
+    server = misbehaving(answer)
+    with Client("127.0.0.1", server.port, http_client=engine, request_timeout=3) as client:
+        with pytest.raises(errors.WrongExpectedVersion) as raised:
+            client.append_to_stream("s", WriteEvent("x"), expected_version=3)
+    assert raised.value.current_version == 7
+    assert raised.value.status == 400
