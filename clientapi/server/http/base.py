@@ -63,12 +63,15 @@ def _http_date(now: int) -> str:
 ANY_METHOD = frozenset({"GET", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "HEAD"})
 
 
-_HEADER_NAMES: dict[str, tuple[str, str]] = {}
+_PREFIXED: dict[str, tuple[str, ...]] = {}
 
 
-def _header_names(name: str) -> tuple[str, str]:
-    names = _HEADER_NAMES[name] = tuple(prefix + name for prefix in reversed(HEADER_PREFIXES))
-    return names  # type: ignore[return-value]
+def _prefixed(name: str) -> tuple[str, ...]:
+    """The header names that carry `name`, the Kurrent one first."""
+    names = _PREFIXED.get(name)
+    if names is None:
+        names = _PREFIXED[name] = tuple(prefix + name for prefix in reversed(HEADER_PREFIXES))
+    return names
 
 
 def header_value(headers: Headers, name: str) -> Optional[str]:
@@ -127,7 +130,7 @@ def header_safe(value: str) -> str:
     """`value` fit for a header line: control and non-ASCII characters percent-encoded.
 
     Location headers carry names as they were sent, and a name may hold anything (a `%00`
-    in a URL arrives as NUL); tornado refuses such values and latin-1 cannot encode others.
+    in a URL arrives as NUL); set_header refuses such values and latin-1 cannot encode others.
     """
     if value.isascii() and value.isprintable():
         return value
@@ -197,13 +200,6 @@ class NodeHandler(Handler):
             cls._defaults_made = made
         return made[1]
 
-    def check_xsrf_cookie(self) -> None:  # an API, not a browser form
-        return None
-
-    def compute_etag(self) -> None:
-        """No automatic body-hash ETags: the real server's ETags name stream versions."""
-        return None
-
     async def prepare(self) -> None:
         method = self.request.method
         if method not in self._implemented:
@@ -253,7 +249,7 @@ class NodeHandler(Handler):
     def es_header(self, name: str) -> tuple[str, Optional[str]]:
         """(`Kurrent-<name>` or `ES-<name>`, value), the Kurrent name winning."""
         headers = self.request.headers
-        for header in _HEADER_NAMES.get(name) or _header_names(name):
+        for header in _prefixed(name):
             value = headers.get(header)
             if value is not None:
                 return header, value

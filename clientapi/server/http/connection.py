@@ -45,10 +45,12 @@ class BadRequest(Exception):
 
 
 class _Context:
-    def __init__(self, remote_ip: str, protocol: str = "http"):
+    """What a request knows of its connection."""
+
+    def __init__(self, remote_ip: str, protocol: str = "http", address: Any = None):
         self.remote_ip = remote_ip
         self.protocol = protocol
-        self.trusted_downstream: set = set()
+        self.address = address  # (host, port) of the peer, when it has one
 
 
 class HttpServer:
@@ -117,7 +119,8 @@ class _Connection(asyncio.BufferedProtocol):
             # every response goes out in one write, so Nagle would only add delay
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         peer = transport.get_extra_info("peername")
-        self.context = _Context(peer[0] if isinstance(peer, tuple) else "", self.server.protocol)
+        self.context = _Context(peer[0] if isinstance(peer, tuple) else "", self.server.protocol,
+                                peer if isinstance(peer, tuple) else None)
         self.server._connections.add(self)
         self._expect_within(IDLE_SECONDS)
 

@@ -267,9 +267,9 @@ def _long_poll_seconds(handler: Any) -> float:
 
 
 def _reader_id(handler: Any) -> str:
-    """The consumer behind a request: its connection. Named by address and port when the
-    server exposes them (tornado's connection context does), else by address and the
-    connection's own identity (the context object lives as long as the connection)."""
+    """The consumer behind a request: its connection. Named by the peer's address and port
+    when the connection knows them, else by address and the connection's own identity (the
+    context object lives as long as the connection)."""
     context = getattr(handler.request.connection, "context", None)
     address = getattr(context, "address", None)
     if isinstance(address, tuple) and len(address) >= 2:
