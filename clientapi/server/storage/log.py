@@ -221,9 +221,11 @@ class EventLog:
             self._write_transaction(rows)
         except Exception as failure:
             error = failure
-        # answered on the next iteration, as from a thread: appends made meanwhile still
-        # queue behind this transaction (the same group commit as on disk)
-        self._loop.call_soon(self._flushed, batch, rows, error)
+        # Its callers are answered now. Appends made in the rest of this loop iteration
+        # still queue behind it and go together when the iteration ends (group commit, as
+        # on the thread), or fail with it: they were planned on top of it.
+        self._settle(batch, rows, error)
+        self._loop.call_soon(self._after_inline, error)
 
     def _write_transaction(self, rows: list[Row]) -> None:
         if not rows:
@@ -249,7 +251,17 @@ class EventLog:
                 connection.execute("ROLLBACK")
             raise
 
+    def _after_inline(self, error: Optional[BaseException]) -> None:
+        if error is not None:
+            self._settle([], [], error)
+        self._continue()
+
     def _flushed(self, batch: list, rows: list[Row], error: Optional[BaseException]) -> None:
+        """The writer thread's answer."""
+        self._settle(batch, rows, error)
+        self._continue()
+
+    def _settle(self, batch: list, rows: list[Row], error: Optional[BaseException]) -> None:
         if error is None:
             self.transactions += 1
             if rows:
@@ -264,6 +276,8 @@ class EventLog:
             for _, future in batch:
                 if not future.done():
                     future.set_exception(error)
+
+    def _continue(self) -> None:
         if self._queue:
             self._start_flush()
         else:
