@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import os
 import queue
 import sqlite3
@@ -61,6 +62,7 @@ _READER_PRAGMAS = ("PRAGMA mmap_size=268435456", "PRAGMA cache_size=-32000")
 # The most rows a lone writer's transaction (nothing else queued this time or last time)
 # may hold to be committed on the IOLoop itself rather than by the writer thread.
 INLINE_COMMIT_ROWS = 128
+CHECKPOINT_PAGES = 1000  # SQLite's own default interval
 _INSERT = f"INSERT INTO log ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 # Rows go in a hundred per statement (900 parameters: under every SQLite's limit of 999):
 # a fifth cheaper than a hundred executions of _INSERT.
@@ -94,6 +96,8 @@ class EventLog:
         self._reader_connections: list[sqlite3.Connection] = []
         self._reader_lock = threading.Lock()
         self._write_connection: Optional[sqlite3.Connection] = None
+        self._pages_since_checkpoint = 0
+        self._checkpoint_due = False
         self._queue: list[tuple[list[Row], asyncio.Future]] = []
         self._flushing = False
         self._last_batch_size = 0
@@ -160,6 +164,9 @@ class EventLog:
             connection.execute("PRAGMA journal_size_limit=67108864")
             # the B-tree pages appends touch stay cached: a 100-event append costs half as much
             connection.execute("PRAGMA cache_size=-32000")
+            # Checkpoints are taken by the writer thread between commits (see
+            # _count_pages), never inside a commit: a commit may be running on the loop.
+            connection.execute("PRAGMA wal_autocheckpoint=0")
         (version,) = connection.execute("PRAGMA user_version").fetchone()
         if version > SCHEMA_VERSION:
             connection.close()
@@ -174,6 +181,18 @@ class EventLog:
         if self._write_connection is not None:
             self._write_connection.close()
             self._write_connection = None
+
+    def _count_pages(self, rows: int) -> None:
+        """Every CHECKPOINT_PAGES pages or so, the WAL is copied back into the database
+        (what SQLite's automatic checkpoint would do inside a commit)."""
+        self._pages_since_checkpoint += 2 + rows // 16  # a rough count: table and index pages
+        if self._pages_since_checkpoint >= CHECKPOINT_PAGES and self._writer is not None:
+            self._pages_since_checkpoint = 0
+            self._checkpoint_due = True
+
+    def _checkpoint(self) -> None:
+        assert self._write_connection is not None
+        self._write_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def _read_connection(self) -> sqlite3.Connection:
         if self._readers is None:
@@ -264,6 +283,7 @@ class EventLog:
     def _settle(self, batch: list, rows: list[Row], error: Optional[BaseException]) -> None:
         if error is None:
             self.transactions += 1
+            self._count_pages(len(rows))
             if rows:
                 self.recent.add(rows)
                 self.on_commit(rows)
@@ -278,10 +298,20 @@ class EventLog:
                     future.set_exception(error)
 
     def _continue(self) -> None:
-        if self._queue:
+        if self._checkpoint_due and self._writer is not None:
+            # On the thread, and with nothing committing meanwhile (appends queue), so that
+            # it catches up with the whole WAL and the next commit starts the file over.
+            self._checkpoint_due = False
+            self._writer.submit(self._checkpoint, (), self._checkpointed)
+        elif self._queue:
             self._start_flush()
         else:
             self._flushing = False
+
+    def _checkpointed(self, _: object, error: Optional[BaseException]) -> None:
+        if error is not None:  # the next one will try again; the WAL only grows meanwhile
+            logging.getLogger("clientapi.server.storage").warning("WAL checkpoint failed: %s", error)
+        self._continue()
 
     # --- reading ------------------------------------------------------------------------
     async def _read(self, function: Callable, *args):
