@@ -8,6 +8,8 @@ Why this shape:
   answered only after its commit. The thread answers with a single
   `call_soon_threadsafe` per transaction: an executor plus `wrap_future` would cost two
   more loop iterations and several callbacks per append.
+- Checkpoints (the WAL copied back into the database, every 1,000 pages or so) are taken
+  by the writer thread between commits, as SQLite's automatic checkpoint would inside one.
 - The exception is a lone writer's small transaction (see INLINE_COMMIT_ROWS): it commits
   on the IOLoop, which blocks the loop for one fsync (a fraction of a millisecond here)
   and saves the two thread hand-offs, worth about as much again to a one-connection

@@ -133,3 +133,22 @@ def test_kill_9_loses_nothing_acknowledged(tmp_path):
             assert await numbers(core, stream) == list(range(await core.last_event_number(stream) + 1))
 
     with_core(check, path=str(db))
+
+
+def test_the_wal_file_is_reused_while_appends_keep_coming(tmp_path):
+    """Checkpoints are taken between commits (never inside one, which may run on the
+    loop); each must catch up with the whole WAL, or the file would grow without end."""
+    wal = tmp_path / "events.db-wal"
+
+    async def write(core):
+        sizes = []
+        for round_ in range(6):
+            for _ in range(500):  # lone single-event appends: the commits made on the loop
+                await core.append("s", events(1), ANY, BOB)
+            sizes.append(wal.stat().st_size)
+        return sizes
+
+    sizes = with_core(write, path=str(tmp_path))
+    # 3,000 commits of two or three pages each would be 25 MB or more without a reset
+    assert max(sizes) < 8 * 1024 * 1024, sizes
+    assert sizes[-1] < 1.5 * sizes[0], sizes
