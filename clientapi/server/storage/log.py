@@ -8,12 +8,13 @@ Why this shape:
   answered only after its commit. The thread answers with a single
   `call_soon_threadsafe` per transaction: an executor plus `wrap_future` would cost two
   more loop iterations and several callbacks per append.
-- Checkpoints (the WAL copied back into the database, every 1,000 pages or so) are taken
-  by the writer thread between commits, as SQLite's automatic checkpoint would inside one.
-- The exception is a lone writer's small transaction (see INLINE_COMMIT_ROWS): it commits
+- One exception: a lone writer's small transaction (see INLINE_COMMIT_ROWS): it commits
   on the IOLoop, which blocks the loop for one fsync (a fraction of a millisecond here)
   and saves the two thread hand-offs, worth about as much again to a one-connection
   client. As soon as appends overlap, they are grouped and go to the thread.
+- Checkpoints (the WAL copied back into the database, every 1,000 pages or so) are taken
+  by the writer thread between commits, not inside one as SQLite's automatic checkpoint
+  would be: that one may be running on the loop.
 - With a file database, reads run on a small pool of reader threads with their own
   connections (WAL readers never block the writer). In memory there is no disk to wait
   for: the one connection is used directly on the IOLoop (same queue, same group commit,
