@@ -10,6 +10,7 @@ import pytest
 import tornado
 
 from clientapi import Client, WriteEvent, errors
+from tests.faults.misbehaving import read_request
 
 
 class MisbehavingServer:
@@ -38,7 +39,7 @@ class MisbehavingServer:
                 continue
             with connection:
                 connection.settimeout(5)
-                self.requests.append(self._read_request(connection))
+                self.requests.append(read_request(connection))
                 answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
                 if answer is None:
                     self.stop.wait(10)
@@ -47,23 +48,6 @@ class MisbehavingServer:
                     if self.reset:
                         connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
-    @staticmethod
-    def _read_request(connection):
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            body += connection.recv(65536)
-        return body
 
     def close(self):
         self.stop.set()

@@ -42,6 +42,28 @@ def then_cut(data: bytes) -> Callable[[socket.socket], None]:
     return send
 
 
+def read_request(connection: socket.socket) -> Optional[bytes]:
+    """One whole request (head and Content-Length body), None if the peer closed first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = connection.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 class MisbehavingServer:
     """Reads each request, then does `behaviour` (the same for every request): send bytes,
     call a function with the connection, or (None) stay silent until closed."""
@@ -75,7 +97,7 @@ class MisbehavingServer:
             connection.settimeout(5)
             try:
                 while not self.closing.is_set():
-                    request = self._read_request(connection)
+                    request = read_request(connection)
                     if request is None:
                         return
                     self.requests.append(request)
@@ -89,26 +111,6 @@ class MisbehavingServer:
             except OSError:
                 return
 
-    @staticmethod
-    def _read_request(connection: socket.socket) -> Optional[bytes]:
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = connection.recv(65536)
-            if not chunk:
-                return None
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            chunk = connection.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return head + b"\r\n\r\n" + body
 
     def close(self) -> None:
         self.closing.set()
