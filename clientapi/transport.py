@@ -17,7 +17,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 from urllib.parse import urljoin
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -27,6 +27,7 @@ from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
 from . import cluster
 from .errors import ConnectionFailure, EventStoreError, ProtocolError, Timeout
 from .retry import Backoff, as_backoff, retrying
+from .connections import ConnectionPool, ssl_context
 from .engines import SimpleHTTPClient, curl_http_client
 from .wire import Credentials, Request, Response, authorization_header
 from .wire.status import error_for
@@ -103,15 +104,45 @@ class TransportSettings:
 
     @property
     def engine(self) -> str:
-        if self.http_client == "auto":
-            return "curl" if curl_available() else "simple"
-        return self.http_client
+        return "iostream" if self.http_client == "auto" else self.http_client
 
 
-def _make_http_client(settings: TransportSettings) -> AsyncHTTPClient:
-    if settings.engine == "curl":
-        return curl_http_client(force_instance=True, max_clients=settings.max_connections)
-    return SimpleHTTPClient(force_instance=True, max_clients=settings.max_connections)
+class _TornadoClient:
+    """tornado's AsyncHTTPClient (curl or simple) behind the engine interface."""
+
+    def __init__(self, settings: TransportSettings) -> None:
+        self._settings = settings
+        if settings.engine == "curl":
+            self._http = curl_http_client(force_instance=True, max_clients=settings.max_connections)
+        else:
+            self._http = SimpleHTTPClient(force_instance=True, max_clients=settings.max_connections)
+
+    def close(self) -> None:
+        self._http.close()
+
+    async def fetch(self, url: str, method: str, headers: Dict[str, str],
+                    body: Optional[bytes]) -> Tuple[int, str, Mapping[str, str], bytes]:
+        settings = self._settings
+        answer = await self._http.fetch(HTTPRequest(
+            url, method=method, headers=headers, body=body,
+            connect_timeout=settings.connect_timeout, request_timeout=settings.request_timeout,
+            follow_redirects=False, decompress_response=False, user_agent=USER_AGENT,
+            validate_cert=settings.validate_cert, ca_certs=settings.ca_file,
+            client_cert=settings.client_cert, client_key=settings.client_key), raise_error=False)
+        if answer.code == 599 and answer.error is not None:
+            raise answer.error
+        return answer.code, answer.reason or "", answer.headers, answer.body or b""
+
+
+def _make_engine(settings: TransportSettings) -> Any:
+    if settings.engine == "iostream":
+        tls = None
+        if settings.https:
+            tls = ssl_context(settings.ca_file, settings.validate_cert, settings.client_cert,
+                              settings.client_key)
+        return ConnectionPool(settings.max_connections, settings.connect_timeout,
+                              settings.request_timeout, tls, USER_AGENT)
+    return _TornadoClient(settings)
 
 
 def _translate(error: BaseException, where: str) -> EventStoreError:
@@ -146,7 +177,7 @@ class Transport:
 
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
-        self._http = _make_http_client(settings)
+        self._http = _make_engine(settings)
         self._router = cluster.router_for(settings.seeds, settings.prefer, self._fetch_gossip)
 
     def close(self) -> None:
@@ -205,18 +236,10 @@ class Transport:
             headers.setdefault(name, value)
         if credentials is not None:
             headers["Authorization"] = authorization_header(credentials)
-        settings = self.settings
-        http_request = HTTPRequest(
-            url, method=request.method, headers=headers, body=request.body,
-            connect_timeout=settings.connect_timeout, request_timeout=settings.request_timeout,
-            follow_redirects=False, decompress_response=False, user_agent=USER_AGENT,
-            validate_cert=settings.validate_cert, ca_certs=settings.ca_file,
-            client_cert=settings.client_cert, client_key=settings.client_key)
         try:
-            answer = await self._http.fetch(http_request, raise_error=False)
+            status, reason, response_headers, body = await self._http.fetch(
+                url, request.method, headers, request.body)
         except Exception as error:  # every failure becomes one of ours, nothing leaks
             raise _translate(error, request.describe()) from error
-        if answer.code == 599 and answer.error is not None:
-            raise _translate(answer.error, request.describe())
-        return Response(status=answer.code, reason=answer.reason or "", headers=answer.headers,
-                        body=answer.body or b"", request=request)
+        return Response(status=status, reason=reason, headers=response_headers, body=body,
+                        request=request)

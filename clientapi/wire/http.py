@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, Mapping, Optional, Tuple, Union
 
 from tornado.httputil import HTTPHeaders
 
@@ -37,7 +37,8 @@ class Request:
 class Response:
     status: int
     reason: str = ""
-    headers: HTTPHeaders = field(default_factory=HTTPHeaders)
+    # tornado's HTTPHeaders or wire.http1.ResponseHeaders: names in any case
+    headers: Mapping[str, str] = field(default_factory=HTTPHeaders)
     body: bytes = b""
     request: Optional[Request] = None
 

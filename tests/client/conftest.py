@@ -42,9 +42,10 @@ def anonymous(shared_node):
         yield client
 
 
-@pytest.fixture(params=["curl", "simple"])
+@pytest.fixture(params=["iostream", "curl", "simple"])
 def engine(request):
-    """Both of tornado's HTTP clients (curl only when pycurl is installed)."""
+    """Each HTTP engine: our own connections, and tornado's two clients (curl only when
+    pycurl is installed)."""
     if request.param == "curl" and not curl_available():
         pytest.skip("pycurl is not installed")
     return request.param
