@@ -121,7 +121,7 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
 
     @property
     def http_engine(self) -> str:
-        """"curl" or "simple": the tornado HTTP client in use."""
+        """"iostream", "curl" or "simple": the HTTP engine in use (see clientapi.transport)."""
         return self._settings.engine
 
     @functools.cached_property

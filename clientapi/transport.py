@@ -4,12 +4,14 @@ The only module of the client that does network I/O. One Transport belongs to on
 loop (tornado's HTTP clients are bound to the loop they were created on), so the client
 keeps one per loop it is used from.
 
-Two engines:
-- "curl": tornado's CurlAsyncHTTPClient (needs pycurl). Keeps connections alive and
-  reuses them, which matters a lot for many small requests (see bench/client_bench.py).
+Three engines, all on the client's IOLoop:
+- "iostream" (the default): the client's own keep-alive HTTP/1.1 connections on tornado's
+  IOStream (clientapi.connections). Pure Python, connections kept and reused, and the
+  least CPU per request of the three (see bench/client_bench.py).
+- "curl": tornado's CurlAsyncHTTPClient (needs pycurl). Keeps connections alive too.
 - "simple": tornado's SimpleAsyncHTTPClient. Pure Python, but opens a new connection for
   every request.
-"auto" (the default) picks curl when pycurl is importable, else simple.
+"auto" is "iostream".
 """
 from __future__ import annotations
 

@@ -1,0 +1,181 @@
+"""The iostream engine's own connections (clientapi.connections), against scripted HTTP
+servers on real sockets: kept and reused, replaced when the server dropped them, limited
+in number, and every framing of a response body read right."""
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+
+import pytest
+
+from clientapi import Client, WriteEvent, errors
+from tests.faults.misbehaving import read_request
+
+FEED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.eventstore.atom+json\r\n"
+ENTRY = {"eventId": "fbf4a1a1-b4a3-4dfe-a01f-ec52c34e16e4", "eventType": "t", "eventNumber": 0,
+         "streamId": "s", "isJson": True, "data": "{\"a\": 1}"}
+FEED_BODY = json.dumps({"entries": [ENTRY], "links": []}).encode()
+FEED = FEED_HEAD + b"Content-Length: %d\r\n\r\n" % len(FEED_BODY) + FEED_BODY
+
+
+def chunked(body: bytes, size: int = 7) -> bytes:
+    pieces = [b"%x;ext=1\r\n%s\r\n" % (len(body[i:i + size]), body[i:i + size])
+              for i in range(0, len(body), size)]
+    return b"".join(pieces) + b"0\r\nTrailer-Field: x\r\n\r\n"
+
+
+class ScriptedServer:
+    """Answers each request on a connection with `answer(request_number)`: bytes to send,
+    followed by a close when `close_after(request_number)` says so. Counts connections,
+    and the most open at once."""
+
+    def __init__(self, answer, close_after=lambda number: False, delay: float = 0.0):
+        self.answer, self.close_after, self.delay = answer, close_after, delay
+        self.requests, self.connections, self.open, self.most_open = [], 0, 0, 0
+        self.lock = threading.Lock()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.open += 1
+                self.most_open = max(self.most_open, self.open)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection):
+        with connection:
+            while True:
+                request = read_request(connection)
+                if request is None:
+                    break
+                with self.lock:
+                    self.requests.append(request)
+                    number = len(self.requests)
+                time.sleep(self.delay)
+                connection.sendall(self.answer(number))
+                if self.close_after(number):
+                    break
+        with self.lock:
+            self.open -= 1
+
+    def close(self):
+        self.listener.close()
+
+
+@pytest.fixture
+def scripted():
+    servers = []
+
+    def start(*args, **kwargs):
+        servers.append(ScriptedServer(*args, **kwargs))
+        return servers[-1]
+    yield start
+    for server in servers:
+        server.close()
+
+
+def read_one(client):
+    return [e.data for e in client.read_stream_events_forward("s", 0, 1)]
+
+
+def test_one_connection_carries_every_request(scripted):
+    server = scripted(lambda number: FEED)
+    with Client("127.0.0.1", server.port, http_client="iostream") as client:
+        for _ in range(5):
+            assert read_one(client) == [{"a": 1}]
+    assert (server.connections, len(server.requests)) == (1, 5)
+
+
+@pytest.mark.parametrize("method", ["read", "append"])
+def test_a_connection_the_server_dropped_is_replaced_without_an_error(scripted, method):
+    """The server closes a kept connection after its answer, as one does at its idle
+    timeout: the next request goes out once, on a new connection."""
+    appended = b"HTTP/1.1 201 Created\r\nLocation: http://x/streams/s/0\r\nContent-Length: 0\r\n\r\n"
+    server = scripted(lambda number: FEED if method == "read" else appended,
+                      close_after=lambda number: True)
+    with Client("127.0.0.1", server.port, http_client="iostream") as client:
+        for _ in range(3):
+            if method == "read":
+                assert read_one(client) == [{"a": 1}]
+            else:
+                client.append_to_stream("s", WriteEvent({"a": 1}, is_json=True))
+            time.sleep(0.05)  # the close has arrived before the next request leaves
+    assert (server.connections, len(server.requests)) == (3, 3)
+
+
+def test_connection_close_is_honoured(scripted):
+    server = scripted(lambda number: FEED.replace(b"200 OK\r\n", b"200 OK\r\nConnection: close\r\n"),
+                      close_after=lambda number: False)
+    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+        assert read_one(client) == [{"a": 1}]
+        assert read_one(client) == [{"a": 1}]
+    assert server.connections == 2
+
+
+@pytest.mark.parametrize("answer", [
+    FEED_HEAD + b"Transfer-Encoding: chunked\r\n\r\n" + chunked(FEED_BODY),
+    b"HTTP/1.0 200 OK\r\nContent-Type: application/vnd.eventstore.atom+json\r\n\r\n" + FEED_BODY,
+    b"HTTP/1.1 100 Continue\r\n\r\n" + FEED,
+    FEED.replace(b"Content-Type", b"X-Folded: a\r\n  b\r\ncontent-TYPE"),
+], ids=["chunked", "until-close", "interim-100", "folded-header"])
+def test_every_body_framing_is_read(scripted, answer):
+    server = scripted(lambda number: answer, close_after=lambda number: b"HTTP/1.0" in answer)
+    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+        assert read_one(client) == [{"a": 1}]
+        assert read_one(client) == [{"a": 1}]
+
+
+@pytest.mark.parametrize("answer", [
+    FEED_HEAD + b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n" + chunked(FEED_BODY),
+    FEED_HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    FEED_HEAD + b"Content-Length: 12, 13\r\n\r\n" + FEED_BODY,
+    FEED_HEAD + b"X-Big: " + b"x" * 70_000 + b"\r\n\r\n",
+    FEED_HEAD + b"Bad Name: 1\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 2OO OK\r\nContent-Length: 0\r\n\r\n",
+], ids=["length-and-chunked", "bad-chunk-size", "two-lengths", "huge-head", "bad-name",
+        "bad-status"])
+def test_malformed_framing_is_a_protocol_error(scripted, answer):
+    server = scripted(lambda number: answer, close_after=lambda number: True)
+    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+        with pytest.raises(errors.ProtocolError):
+            read_one(client)
+
+
+def test_no_more_connections_than_allowed(scripted):
+    server = scripted(lambda number: FEED, delay=0.1)
+    results = []
+    with Client("127.0.0.1", server.port, http_client="iostream", max_connections=2) as client:
+        def done(events):
+            results.append(events)
+            if len(results) == 8:
+                client.resume()
+        for _ in range(8):
+            client.read_stream_events_forward_async("s", 0, 1, on_success=done,
+                                                    on_failed=lambda e: (results.append(e), client.resume()))
+        client.wait(timeout=10)
+    assert [[e.data for e in r] for r in results] == [[{"a": 1}]] * 8
+    assert server.most_open == 2 and server.connections == 2
+
+
+def test_waiting_for_a_free_connection_counts_against_the_request_timeout(scripted):
+    server = scripted(lambda number: FEED, delay=1.0)
+    outcomes = []
+    with Client("127.0.0.1", server.port, http_client="iostream", max_connections=1,
+                request_timeout=0.5) as client:
+        for _ in range(2):
+            client.read_stream_events_forward_async(
+                "s", 0, 1, on_success=outcomes.append,
+                on_failed=lambda e: (outcomes.append(e), client.resume()))
+        began = time.monotonic()
+        client.wait(timeout=10)
+        assert time.monotonic() - began < 0.9
+    assert isinstance(outcomes[0], errors.Timeout)
