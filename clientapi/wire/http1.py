@@ -25,6 +25,12 @@ _FORBIDDEN_IN_NAME = frozenset(' \t\r\n:()<>@,;\\"/[]?={}')
 # In a response head: control characters other than tab (line ends are split off first).
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# The usual head, checked and taken apart by two regex scans instead of a loop over lines:
+# every line a "name: value" field, then the blank line. Anything else (folded lines,
+# errors) goes the slow way, line by line.
+_FIELD = r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*)\r?\n"
+_PLAIN_FIELDS = re.compile(r"(?:{})*\r?\n".format(_FIELD.replace("(", "(?:")))
+_FIELDS = re.compile(_FIELD)
 
 
 class ResponseHeaders(Mapping[str, str]):
@@ -93,15 +99,25 @@ def request_head(method: str, target: str, host: str, headers: Dict[str, str],
 
 def parse_response_head(data: bytes) -> ResponseHead:
     """`data`: the bytes up to and including the blank line. Raises HTTPInputError."""
-    lines = data.decode("latin-1").split("\n")
-    status_line = lines[0].rstrip("\r")
-    version, _, status_and_reason = status_line.partition(" ")
+    text = data.decode("latin-1")
+    status_line, _, _ = text.partition("\n")
+    version, _, status_and_reason = status_line.rstrip("\r").partition(" ")
     status, _, reason = status_and_reason.partition(" ")
     if not version.startswith("HTTP/1.") or len(status) != 3 or not status.isdigit():
         raise HTTPInputError("malformed HTTP status line: {!r}".format(status_line[:100]))
     headers = ResponseHeaders()
+    fields_start = len(status_line) + 1
+    if _PLAIN_FIELDS.fullmatch(text, fields_start):
+        for name, value in _FIELDS.findall(text, fields_start):
+            headers.add(name, value.rstrip(" \t"))
+    else:
+        _parse_fields_line_by_line(text[fields_start:], headers)
+    return ResponseHead(version, int(status), reason.strip(), headers)
+
+
+def _parse_fields_line_by_line(text: str, headers: ResponseHeaders) -> None:
     name = ""
-    for line in lines[1:]:
+    for line in text.split("\n"):
         if line[-1:] == "\r":
             line = line[:-1]
         if not line:
@@ -116,7 +132,6 @@ def parse_response_head(data: bytes) -> ResponseHead:
         if not colon or not _TOKEN.fullmatch(name):
             raise HTTPInputError("malformed HTTP header line {!r}".format(line[:100]))
         headers.add(name, value.strip(" \t"))
-    return ResponseHead(version, int(status), reason.strip(), headers)
 
 
 def body_length(method: str, head: ResponseHead) -> int:
