@@ -177,7 +177,7 @@ def main() -> None:
     node.start()
     port = receiver.recv()
     try:
-        engines = ["iostream"] + (["curl"] if curl_available() else []) + ["simple"]
+        engines = ["native"] + (["curl"] if curl_available() else []) + ["simple"]
         results = {engine: measure(port, engine, options.quick) for engine in engines}
     finally:
         stop.set()

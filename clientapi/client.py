@@ -87,8 +87,8 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
                              ("client_key", client_key)):
             if path is not None and not isinstance(path, str):
                 raise TypeError("{} must be a path (str) or None".format(option))
-        if http_client not in ("auto", "iostream", "curl", "simple"):
-            raise ValueError("http_client must be 'auto', 'iostream', 'curl' or 'simple'")
+        if http_client not in ("auto", "native", "curl", "simple"):
+            raise ValueError("http_client must be 'auto', 'native', 'curl' or 'simple'")
         if check.check_int("max_append_size", max_append_size) <= 0:
             raise ValueError("max_append_size must be positive")
         if check.check_int("max_connections", max_connections) <= 0:
@@ -121,7 +121,7 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
 
     @property
     def http_engine(self) -> str:
-        """"iostream", "curl" or "simple": the HTTP engine in use (see clientapi.transport)."""
+        """"native", "curl" or "simple": the HTTP engine in use (see clientapi.transport)."""
         return self._settings.engine
 
     @functools.cached_property

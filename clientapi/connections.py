@@ -1,38 +1,34 @@
-"""The "iostream" engine: the client's own keep-alive HTTP/1.1 connections on tornado's
-IOStream. Pure Python like tornado's simple client, but connections are kept and reused
-like curl's, and a request costs a fraction of either (it does only what an EventStore
-exchange needs: no redirects, proxies, compression or 100-continue; the transport does
-redirects). The framing lives in wire/http1.py; this module only moves bytes.
+"""The "native" engine: the client's own keep-alive HTTP/1.1 connections, as asyncio
+protocols on the IOLoop's event loop (tornado 6 runs on asyncio). Pure Python like
+tornado's simple client; connections are kept and reused like curl's; and a request
+costs a fraction of either, because it does only what an EventStore exchange needs: no
+proxies, compression or 100-continue, and redirects are the transport's. The framing
+(wire/http1.py) is pure; this module only moves bytes and keeps the connections.
 
-Failures are tornado's own exception types, so the transport reads them as it reads the
-other engines': HTTPTimeoutError, HTTPStreamClosedError (cut after the connection was
-made), HTTPInputError (not HTTP), OSError and ssl.SSLError (no connection).
+Failures are tornado's exception types, so the transport reads them as it reads the other
+engines': HTTPTimeoutError, HTTPStreamClosedError (cut once connected), HTTPInputError
+(not HTTP), OSError and ssl.SSLError (no connection).
 """
 from __future__ import annotations
 
+import asyncio
 import collections
+import socket
 import ssl
-import time
-from typing import Any, Deque, Dict, List, Optional, Tuple
+from typing import Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPInputError
-from tornado.ioloop import IOLoop
-from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.simple_httpclient import HTTPStreamClosedError, HTTPTimeoutError
-from tornado.tcpclient import TCPClient
 
 from .wire import http1
 
 __all__ = ["ConnectionPool", "ssl_context"]
 
-# Origin: (scheme, host, port).
+# (scheme, host, port)
 Origin = Tuple[str, str, int]
-# tornado's IOStream reads 64 KiB per call by default; feed pages run to megabytes.
-READ_CHUNK_SIZE = 256 * 1024
-# No limit of our own on what the server sends (curl has none either); the request
-# timeout bounds it.
-MAX_BUFFER_SIZE = 1 << 40
+# The answer of one exchange: status, reason, headers, body.
+Answer = Tuple[int, str, http1.ResponseHeaders, bytes]
 
 
 def ssl_context(ca_file: Optional[str], validate_cert: bool, client_cert: Optional[str],
@@ -46,52 +42,122 @@ def ssl_context(ca_file: Optional[str], validate_cert: bool, client_cert: Option
     return context
 
 
-class _Connection:
-    __slots__ = ("origin", "stream", "used")
+class _Connection(asyncio.Protocol):
+    """One connection; at most one exchange at a time. Reading is never paused, so a
+    server closing an idle connection is noticed at once (`closed`)."""
 
-    def __init__(self, origin: Origin, stream: IOStream) -> None:
+    def __init__(self, origin: Origin) -> None:
         self.origin = origin
-        self.stream = stream
         self.used = False  # has carried an exchange before
+        self.closed = False
+        self._transport: Optional[asyncio.Transport] = None
+        self._reader: Optional[http1.ResponseReader] = None
+        self._answer: Optional[asyncio.Future] = None
+
+    def exchange(self, method: str, data: bytes) -> "asyncio.Future[http1.Response]":
+        assert self._transport is not None and self._answer is None
+        self._reader = http1.ResponseReader(method)
+        self._answer = answer = asyncio.get_running_loop().create_future()
+        self._transport.write(data)
+        return answer
+
+    def close(self) -> None:
+        # abort(), not close(): a TLS close() waits for the server's close_notify (up to
+        # half a minute), and nothing is ever left to send when a connection is dropped.
+        self.closed = True
+        if self._transport is not None:
+            self._transport.abort()
+
+    # --- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport  # type: ignore[assignment]
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:  # not TCP (a test's socket pair)
+                pass
+
+    def data_received(self, data: bytes) -> None:
+        reader = self._reader
+        if reader is None:  # bytes nobody asked for: this connection cannot be trusted
+            self.close()
+            return
+        try:
+            reader.feed(data)
+        except HTTPInputError as error:
+            self._settle(error=error)
+            self.close()
+            return
+        if reader.response is not None:
+            self._settle(reader.response)
+
+    def eof_received(self) -> bool:
+        reader = self._reader
+        if reader is not None and reader.feed_eof():
+            self._settle(reader.response)
+        return False  # close the transport
+
+    def connection_lost(self, error: Optional[Exception]) -> None:
+        self.closed = True
+        reader = self._reader
+        if self._answer is not None and not self._answer.done():
+            if reader is not None and not reader.received and self.used:
+                self._settle(error=_StaleConnection())
+            else:
+                self._settle(error=HTTPStreamClosedError(
+                    "Connection closed: {}".format(error or "by the server")))
+
+    def _settle(self, response: Optional[http1.Response] = None,
+                error: Optional[Exception] = None) -> None:
+        answer, self._answer, self._reader = self._answer, None, None
+        if answer is None or answer.done():
+            return
+        if error is not None:
+            answer.set_exception(error)
+        else:
+            answer.set_result(response)
+
+
+class _StaleConnection(Exception):
+    """A kept connection that the server had closed before answering anything."""
 
 
 class _Deadline:
-    """The request timeout: closes the stream the exchange is waiting on, or fails the
-    wait for a free connection."""
+    """The request timeout: aborts the connection the exchange is waiting on, or fails
+    the wait for a free one."""
 
-    __slots__ = ("expired", "stream", "waiter", "handle")
+    __slots__ = ("expired", "connection", "waiter", "handle")
 
-    def __init__(self, loop: IOLoop, seconds: float) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
         self.expired = False
-        self.stream: Optional[IOStream] = None
-        self.waiter: Optional[Any] = None
+        self.connection: Optional[_Connection] = None
+        self.waiter: Optional[asyncio.Future] = None
         self.handle = loop.call_later(seconds, self._expire)
 
     def _expire(self) -> None:
         self.expired = True
-        if self.stream is not None:
-            self.stream.close()
+        if self.connection is not None:
+            self.connection.close()
         if self.waiter is not None and not self.waiter.done():
             self.waiter.set_exception(HTTPTimeoutError("Timeout in request queue"))
 
 
 class ConnectionPool:
     """At most `max_connections` open connections, idle ones kept per origin. Belongs to
-    the loop it was created on."""
+    the event loop it is first used on."""
 
     def __init__(self, max_connections: int, connect_timeout: float, request_timeout: float,
                  ssl_options: Optional[ssl.SSLContext] = None,
                  user_agent: Optional[str] = None) -> None:
-        self._loop = IOLoop.current()
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
         self._ssl = ssl_options
         self._user_agent = user_agent
-        self._tcp = TCPClient()
         self._idle: Dict[Origin, List[_Connection]] = {}
         self._open = 0
-        self._waiters: Deque[Any] = collections.deque()
+        self._waiters: Deque[asyncio.Future] = collections.deque()
         self._origins: Dict[str, Tuple[Origin, str]] = {}
         self._closed = False
 
@@ -99,53 +165,58 @@ class ConnectionPool:
         self._closed = True
         for connections in self._idle.values():
             for connection in connections:
-                connection.stream.close()
+                connection.close()
         self._idle.clear()
-        self._tcp.close()
 
     async def fetch(self, url: str, method: str, headers: Dict[str, str],
-                    body: Optional[bytes]) -> Tuple[int, str, http1.ResponseHeaders, bytes]:
-        """One exchange: (status, reason, headers, body)."""
+                    body: Optional[bytes]) -> Answer:
         origin, host_header, target = self._split(url)
         if self._user_agent is not None and "User-Agent" not in headers:
             headers = dict(headers, **{"User-Agent": self._user_agent})
-        head = http1.request_head(method, target, host_header, headers, body)
-        deadline = _Deadline(self._loop, self._request_timeout)
+        data = http1.request_head(method, target, host_header, headers, body)
+        if body:
+            data += body
+        loop = asyncio.get_running_loop()
+        deadline = _Deadline(loop, self._request_timeout)
         try:
             while True:
                 connection = await self._checkout(origin, deadline)
-                deadline.stream = connection.stream
+                deadline.connection = connection
                 try:
-                    return await self._exchange(connection, method, head, body)
+                    response = await connection.exchange(method, data)
                 except _StaleConnection:
-                    # A kept connection that the server had closed (its idle timeout)
-                    # before answering anything: send the request again on another one.
+                    # The server closed the kept connection (its idle timeout) as the
+                    # request left, before it read it: send it again on another.
+                    self._release(connection, False)
                     if deadline.expired:
-                        raise StreamClosedError() from None
+                        raise HTTPTimeoutError("Timeout during request") from None
+                    continue
+                except BaseException:
+                    self._release(connection, False)
+                    if deadline.expired:
+                        raise HTTPTimeoutError("Timeout during request") from None
+                    raise
                 finally:
-                    deadline.stream = None
-        except StreamClosedError as error:
-            if deadline.expired:
-                raise HTTPTimeoutError("Timeout during request") from None
-            raise HTTPStreamClosedError(
-                "Connection closed: {}".format(error.real_error or "by the server")) from error
+                    deadline.connection = None
+                self._release(connection, response.keep_alive)
+                head = response.head
+                return head.status, head.reason, head.headers, response.body
         finally:
-            self._loop.remove_timeout(deadline.handle)
+            deadline.handle.cancel()
 
     def _split(self, url: str) -> Tuple[Origin, str, str]:
+        """(origin, Host header, request target); the origins of earlier URLs remembered."""
         for prefix, (origin, host_header) in self._origins.items():
             if url.startswith(prefix) and url[len(prefix):len(prefix) + 1] in ("/", ""):
                 return origin, host_header, url[len(prefix):] or "/"
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("not an http(s) URL: {!r}".format(url))
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        origin = (parts.scheme, parts.hostname, port)
+        origin = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
         prefix = "{}://{}".format(parts.scheme, parts.netloc)
         if len(self._origins) < 64:
             self._origins[prefix] = (origin, parts.netloc)
-        target = url[len(prefix):] or "/"
-        return origin, parts.netloc, target
+        return origin, parts.netloc, url[len(prefix):] or "/"
 
     # --- connections ----------------------------------------------------------------
     async def _checkout(self, origin: Origin, deadline: _Deadline) -> _Connection:
@@ -153,20 +224,20 @@ class ConnectionPool:
             idle = self._idle.get(origin)
             while idle:
                 connection = idle.pop()
-                if not connection.stream.closed():
+                if not connection.closed:
                     return connection
-                self._forget(connection)
+                self._open -= 1
             if self._open >= self._max:
                 self._close_an_idle_connection()
             if self._open < self._max:
                 self._open += 1
                 try:
-                    return _Connection(origin, await self._connect(origin))
+                    return await self._connect(origin)
                 except BaseException:
                     self._open -= 1
                     self._wake_a_waiter()
                     raise
-            waiter = self._loop.asyncio_loop.create_future()  # type: ignore[attr-defined]
+            waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             deadline.waiter = waiter
             try:
@@ -174,42 +245,31 @@ class ConnectionPool:
             finally:
                 deadline.waiter = None
 
-    async def _connect(self, origin: Origin) -> IOStream:
+    async def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin
-        started = time.monotonic()
+        tls = self._ssl if scheme == "https" else None
         try:
-            stream = await self._tcp.connect(
-                host, port, ssl_options=self._ssl if scheme == "https" else None,
-                max_buffer_size=MAX_BUFFER_SIZE, timeout=self._connect_timeout)
-        except TimeoutError:
+            _, connection = await asyncio.wait_for(asyncio.get_running_loop().create_connection(
+                lambda: _Connection(origin), host, port, ssl=tls,
+                server_hostname=host if tls is not None else None), self._connect_timeout)
+        except asyncio.TimeoutError:
             raise HTTPTimeoutError("Timeout while connecting") from None
-        except StreamClosedError as error:
-            # A refused or failed TLS handshake closes the stream; report its cause.
-            if isinstance(error.real_error, (OSError, ssl.SSLError)):
-                raise error.real_error from None
-            raise OSError("connection to {}:{} failed after {:.1f} s".format(
-                host, port, time.monotonic() - started)) from error
-        stream.read_chunk_size = READ_CHUNK_SIZE
-        stream.set_nodelay(True)
-        return stream
+        return connection
 
     def _release(self, connection: _Connection, reusable: bool) -> None:
-        if reusable and not self._closed and not connection.stream.closed():
+        if reusable and not self._closed and not connection.closed:
             connection.used = True
             self._idle.setdefault(connection.origin, []).append(connection)
         else:
-            connection.stream.close()
+            connection.close()
             self._open -= 1
         self._wake_a_waiter()
-
-    def _forget(self, connection: _Connection) -> None:
-        connection.stream.close()
-        self._open -= 1
 
     def _close_an_idle_connection(self) -> None:
         for connections in self._idle.values():
             if connections:
-                self._forget(connections.pop(0))
+                connections.pop(0).close()
+                self._open -= 1
                 return
 
     def _wake_a_waiter(self) -> None:
@@ -218,62 +278,3 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.set_result(None)
                 return
-
-    # --- one exchange ---------------------------------------------------------------
-    async def _exchange(self, connection: _Connection, method: str, head: bytes,
-                        body: Optional[bytes]) -> Tuple[int, str, http1.ResponseHeaders, bytes]:
-        stream = connection.stream
-        reusable = False
-        try:
-            try:
-                stream.write(head + body if body else head)
-                first = await stream.read_bytes(1)
-            except StreamClosedError:
-                if connection.used:
-                    raise _StaleConnection() from None
-                raise
-            data = first + await self._read_head(stream)
-            response = http1.parse_response_head(data)
-            while 100 <= response.status < 200:  # interim answers (100 Continue)
-                response = http1.parse_response_head(await self._read_head(stream))
-            length = http1.body_length(method, response)
-            if length > 0:
-                content = await stream.read_bytes(length)
-            elif length == http1.CHUNKED:
-                content = await self._read_chunked(stream)
-            elif length == http1.UNTIL_CLOSE:
-                content = await stream.read_until_close()
-            else:
-                content = b""
-            reusable = http1.keeps_alive(response, length)
-            return response.status, response.reason, response.headers, content
-        finally:
-            self._release(connection, reusable)
-
-    @staticmethod
-    async def _read_head(stream: IOStream) -> bytes:
-        try:
-            return await stream.read_until(b"\r\n\r\n", max_bytes=http1.MAX_HEAD_SIZE)
-        except UnsatisfiableReadError:
-            raise HTTPInputError("response head larger than {} bytes".format(
-                http1.MAX_HEAD_SIZE)) from None
-
-    @staticmethod
-    async def _read_chunked(stream: IOStream) -> bytes:
-        pieces = []
-        while True:
-            line = await stream.read_until(b"\r\n", max_bytes=1024)
-            size = http1.chunk_size(line)
-            if size == 0:
-                break
-            chunk = await stream.read_bytes(size + 2)
-            if chunk[-2:] != b"\r\n":
-                raise HTTPInputError("chunk not followed by CRLF")
-            pieces.append(chunk[:-2])
-        while (await stream.read_until(b"\r\n", max_bytes=http1.MAX_HEAD_SIZE)) != b"\r\n":
-            pass  # trailer fields: not used
-        return b"".join(pieces)
-
-
-class _StaleConnection(Exception):
-    pass

@@ -20,6 +20,7 @@ import asyncio
 import functools
 import inspect
 import logging
+import threading
 import weakref
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Coroutine, Optional, TypeVar
 
@@ -31,6 +32,19 @@ from .wire.arguments import check_callback
 __all__ = ["operation", "LoopRunner"]
 
 log = logging.getLogger("clientapi")
+
+
+def _run_pending_callbacks(loop: asyncio.AbstractEventLoop) -> None:
+    """asyncio transports close their sockets from a loop callback: run it before the
+    loop is closed. A loop cannot run inside another one running in the same thread (a
+    client closed from async code), so then it runs in a thread of its own for that."""
+    if _running_loop() is None:
+        loop.run_until_complete(asyncio.sleep(0))
+        return
+    runner = threading.Thread(target=loop.run_until_complete, args=(asyncio.sleep(0),),
+                              name="clientapi-close")
+    runner.start()
+    runner.join()
 
 
 def _running_loop() -> Optional[asyncio.AbstractEventLoop]:
@@ -88,6 +102,7 @@ class LoopRunner:
                 transport.close()
         self._transports.clear()
         if self._io_loop is not None:
+            _run_pending_callbacks(self.asyncio_loop)
             self._io_loop.close(all_fds=True)
         self.closed = True
 

@@ -5,13 +5,13 @@ loop (tornado's HTTP clients are bound to the loop they were created on), so the
 keeps one per loop it is used from.
 
 Three engines, all on the client's IOLoop:
-- "iostream" (the default): the client's own keep-alive HTTP/1.1 connections on tornado's
-  IOStream (clientapi.connections). Pure Python, connections kept and reused, and the
-  least CPU per request of the three (see bench/client_bench.py).
+- "native" (the default): the client's own keep-alive HTTP/1.1 connections, asyncio
+  protocols on the IOLoop (clientapi.connections). Pure Python, connections kept and
+  reused, and the least CPU per request of the three (see bench/client_bench.py).
 - "curl": tornado's CurlAsyncHTTPClient (needs pycurl). Keeps connections alive too.
 - "simple": tornado's SimpleAsyncHTTPClient. Pure Python, but opens a new connection for
   every request.
-"auto" is "iostream".
+"auto" is "native".
 """
 from __future__ import annotations
 
@@ -106,7 +106,7 @@ class TransportSettings:
 
     @property
     def engine(self) -> str:
-        return "iostream" if self.http_client == "auto" else self.http_client
+        return "native" if self.http_client == "auto" else self.http_client
 
 
 class _TornadoClient:
@@ -137,7 +137,7 @@ class _TornadoClient:
 
 
 def _make_engine(settings: TransportSettings) -> Any:
-    if settings.engine == "iostream":
+    if settings.engine == "native":
         tls = None
         if settings.https:
             tls = ssl_context(settings.ca_file, settings.validate_cert, settings.client_cert,

@@ -1,7 +1,7 @@
 """HTTP/1.1 framing for the client's own connections (clientapi.connections). No I/O here:
-the request head is built, a response head and chunk-size lines are parsed, and the
-framing rules (RFC 9112 section 6.3) say how the body that follows is delimited and
-whether the connection can carry another request."""
+the request head is built; a response is taken apart from bytes fed in as they arrive
+(ResponseReader), by the framing rules of RFC 9112 section 6.3: how the body is delimited
+and whether the connection can carry another request."""
 from __future__ import annotations
 
 import re
@@ -9,7 +9,7 @@ from typing import Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple
 
 from tornado.httputil import HTTPInputError
 
-__all__ = ["ResponseHeaders", "ResponseHead", "request_head", "parse_response_head", "body_length",
+__all__ = ["ResponseHeaders", "ResponseHead", "Response", "ResponseReader", "request_head", "parse_response_head", "body_length",
            "keeps_alive", "chunk_size", "MAX_HEAD_SIZE", "CHUNKED", "UNTIL_CLOSE"]
 
 # A head larger than this is refused (an EventStore answer's head is under 1 KiB).
@@ -172,3 +172,114 @@ def chunk_size(line: bytes) -> int:
     if not size or len(size) > 16 or size.strip(b"0123456789abcdefABCDEF"):
         raise HTTPInputError("invalid chunk size line {!r}".format(line[:40]))
     return int(size, 16)
+
+
+class Response(NamedTuple):
+    head: ResponseHead
+    body: bytes
+    keep_alive: bool
+
+
+class ResponseReader:
+    """Takes the bytes of one response as they arrive (`feed`, then `feed_eof` if the
+    server closes) and says when it is complete (`response`). Raises HTTPInputError for
+    framing that is not HTTP/1.1. `received` tells whether any byte came at all (a kept
+    connection that closes before the first byte never saw the request)."""
+
+    __slots__ = ("_method", "_buffer", "_head", "_length", "_body_start", "_chunks",
+                 "received", "response")
+
+    def __init__(self, method: str) -> None:
+        self._method = method
+        self._buffer = bytearray()
+        self._head: Optional[ResponseHead] = None
+        self._length = 0
+        self._body_start = 0  # where in the buffer the part not yet taken apart begins
+        self._chunks: List[bytes] = []
+        self.received = False
+        self.response: Optional[Response] = None
+
+    def feed(self, data: bytes) -> None:
+        self.received = True
+        if self.response is not None:
+            # More than the response: nothing a server should send; the connection
+            # cannot be trusted with another request.
+            self.response = self.response._replace(keep_alive=False)
+            return
+        buffer = self._buffer
+        if not buffer and self._head is None:
+            # the usual case: the whole answer in one piece, no copy into the buffer
+            complete = self._complete_at_once(data)
+            if complete:
+                return
+        buffer += data
+        self._advance()
+
+    def feed_eof(self) -> bool:
+        """The server closed the connection; True when that completed the response."""
+        if self.response is None and self._head is not None and self._length == UNTIL_CLOSE:
+            self.response = Response(self._head, bytes(self._buffer[self._body_start:]), False)
+        return self.response is not None
+
+    def _complete_at_once(self, data: bytes) -> bool:
+        end = data.find(b"\r\n\r\n")
+        if end < 0:
+            return False
+        head = parse_response_head(data[:end + 4])
+        if head.status < 200:
+            return False
+        length = body_length(self._method, head)
+        if length < 0 or len(data) != end + 4 + length:
+            return False
+        self.response = Response(head, data[end + 4:], keeps_alive(head, length))
+        return True
+
+    def _advance(self) -> None:
+        buffer = self._buffer
+        while self._head is None:
+            end = buffer.find(b"\r\n\r\n", self._body_start)
+            if end < 0:
+                if len(buffer) - self._body_start > MAX_HEAD_SIZE:
+                    raise HTTPInputError("response head larger than {} bytes".format(MAX_HEAD_SIZE))
+                return
+            head = parse_response_head(bytes(buffer[self._body_start:end + 4]))
+            self._body_start = end + 4
+            if head.status < 200:  # an interim answer (100 Continue): the real one follows
+                continue
+            self._head, self._length = head, body_length(self._method, head)
+        if self._length >= 0:
+            if len(buffer) - self._body_start >= self._length:
+                body = bytes(buffer[self._body_start:self._body_start + self._length])
+                alive = (keeps_alive(self._head, self._length)
+                         and len(buffer) == self._body_start + self._length)
+                self.response = Response(self._head, body, alive)
+        elif self._length == CHUNKED:
+            self._advance_chunks()
+
+    def _advance_chunks(self) -> None:
+        buffer = self._buffer
+        while True:
+            line_end = buffer.find(b"\r\n", self._body_start)
+            if line_end < 0:
+                if len(buffer) - self._body_start > 1024:
+                    raise HTTPInputError("chunk size line too long")
+                return
+            size = chunk_size(bytes(buffer[self._body_start:line_end]))
+            if size == 0:
+                # the last chunk: then trailer fields (not used) up to a blank line
+                trailer_end = buffer.find(b"\r\n\r\n", line_end)
+                if trailer_end < 0:
+                    return
+                end = trailer_end + 4
+                head = self._head
+                assert head is not None
+                self.response = Response(head, b"".join(self._chunks),
+                                         keeps_alive(head, CHUNKED) and len(buffer) == end)
+                return
+            data_end = line_end + 2 + size
+            if len(buffer) < data_end + 2:
+                return
+            if buffer[data_end:data_end + 2] != b"\r\n":
+                raise HTTPInputError("chunk not followed by CRLF")
+            self._chunks.append(bytes(buffer[line_end + 2:data_end]))
+            self._body_start = data_end + 2

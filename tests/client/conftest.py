@@ -42,7 +42,7 @@ def anonymous(shared_node):
         yield client
 
 
-@pytest.fixture(params=["iostream", "curl", "simple"])
+@pytest.fixture(params=["native", "curl", "simple"])
 def engine(request):
     """Each HTTP engine: our own connections, and tornado's two clients (curl only when
     pycurl is installed)."""

@@ -1,4 +1,4 @@
-"""The iostream engine's own connections (clientapi.connections), against scripted HTTP
+"""The native engine's own connections (clientapi.connections), against scripted HTTP
 servers on real sockets: kept and reused, replaced when the server dropped them, limited
 in number, and every framing of a response body read right."""
 from __future__ import annotations
@@ -89,7 +89,7 @@ def read_one(client):
 
 def test_one_connection_carries_every_request(scripted):
     server = scripted(lambda number: FEED)
-    with Client("127.0.0.1", server.port, http_client="iostream") as client:
+    with Client("127.0.0.1", server.port, http_client="native") as client:
         for _ in range(5):
             assert read_one(client) == [{"a": 1}]
     assert (server.connections, len(server.requests)) == (1, 5)
@@ -102,7 +102,7 @@ def test_a_connection_the_server_dropped_is_replaced_without_an_error(scripted, 
     appended = b"HTTP/1.1 201 Created\r\nLocation: http://x/streams/s/0\r\nContent-Length: 0\r\n\r\n"
     server = scripted(lambda number: FEED if method == "read" else appended,
                       close_after=lambda number: True)
-    with Client("127.0.0.1", server.port, http_client="iostream") as client:
+    with Client("127.0.0.1", server.port, http_client="native") as client:
         for _ in range(3):
             if method == "read":
                 assert read_one(client) == [{"a": 1}]
@@ -115,7 +115,7 @@ def test_a_connection_the_server_dropped_is_replaced_without_an_error(scripted, 
 def test_connection_close_is_honoured(scripted):
     server = scripted(lambda number: FEED.replace(b"200 OK\r\n", b"200 OK\r\nConnection: close\r\n"),
                       close_after=lambda number: False)
-    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+    with Client("127.0.0.1", server.port, http_client="native", request_timeout=3) as client:
         assert read_one(client) == [{"a": 1}]
         assert read_one(client) == [{"a": 1}]
     assert server.connections == 2
@@ -129,7 +129,7 @@ def test_connection_close_is_honoured(scripted):
 ], ids=["chunked", "until-close", "interim-100", "folded-header"])
 def test_every_body_framing_is_read(scripted, answer):
     server = scripted(lambda number: answer, close_after=lambda number: b"HTTP/1.0" in answer)
-    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+    with Client("127.0.0.1", server.port, http_client="native", request_timeout=3) as client:
         assert read_one(client) == [{"a": 1}]
         assert read_one(client) == [{"a": 1}]
 
@@ -145,7 +145,7 @@ def test_every_body_framing_is_read(scripted, answer):
         "bad-status"])
 def test_malformed_framing_is_a_protocol_error(scripted, answer):
     server = scripted(lambda number: answer, close_after=lambda number: True)
-    with Client("127.0.0.1", server.port, http_client="iostream", request_timeout=3) as client:
+    with Client("127.0.0.1", server.port, http_client="native", request_timeout=3) as client:
         with pytest.raises(errors.ProtocolError):
             read_one(client)
 
@@ -153,7 +153,7 @@ def test_malformed_framing_is_a_protocol_error(scripted, answer):
 def test_no_more_connections_than_allowed(scripted):
     server = scripted(lambda number: FEED, delay=0.1)
     results = []
-    with Client("127.0.0.1", server.port, http_client="iostream", max_connections=2) as client:
+    with Client("127.0.0.1", server.port, http_client="native", max_connections=2) as client:
         def done(events):
             results.append(events)
             if len(results) == 8:
@@ -169,7 +169,7 @@ def test_no_more_connections_than_allowed(scripted):
 def test_waiting_for_a_free_connection_counts_against_the_request_timeout(scripted):
     server = scripted(lambda number: FEED, delay=1.0)
     outcomes = []
-    with Client("127.0.0.1", server.port, http_client="iostream", max_connections=1,
+    with Client("127.0.0.1", server.port, http_client="native", max_connections=1,
                 request_timeout=0.5) as client:
         for _ in range(2):
             client.read_stream_events_forward_async(

@@ -112,7 +112,7 @@ def test_every_operation_times_out_on_a_silent_server(server, name):
     assert time.monotonic() - began < 5.0
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 @pytest.mark.parametrize("behaviour", [
     http_answer(body=b'{"entries": [', content_type=ATOM, length=500),   # headers, then nothing
     trickle(feed({"entries": [], "links": []}), 0.05),                  # too slow overall
@@ -163,7 +163,7 @@ def test_a_connection_cut_mid_response_is_a_connection_or_protocol_error(server,
     assert isinstance(error, CONNECTION_PROBLEMS), repr(error)
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_reset_mid_body_with_both_engines(server, engine):
     behaviour = then_cut(http_answer(body=b'{"entries": [', content_type=ATOM, length=400))
     error = call_with_watchdog(server(behaviour), "read_all_events_forward", engine,
@@ -171,7 +171,7 @@ def test_reset_mid_body_with_both_engines(server, engine):
     assert isinstance(error, CONNECTION_PROBLEMS), repr(error)
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_clean_close_mid_body_with_both_engines(server, engine):
     behaviour = http_answer(body=b'{"entries": [', content_type=ATOM, length=400)
     error = call_with_watchdog(server(lambda connection: connection.sendall(behaviour)),

@@ -266,7 +266,7 @@ def test_round_trip_report(capsys):
     assert ROUND_TRIPS["count"] >= 100
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 @pytest.mark.parametrize("stream", [".", ".."])
 def test_client_dot_segments(node, engine, stream):
     from clientapi import Client, WriteEvent

@@ -12,7 +12,7 @@ SECRET = "pa55-word-never-shown"
 TOKEN = base64.b64encode("admin:{}".format(SECRET).encode()).decode()
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_nothing_logged_or_raised_shows_the_password(node, stream, engine, caplog):
     caplog.set_level(logging.DEBUG)  # everything, every logger
     texts = []

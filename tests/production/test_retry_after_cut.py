@@ -17,7 +17,7 @@ def proxy(node):
     relay.close()
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 @pytest.mark.parametrize("expected_version", [-2, -1])
 def test_retried_append_is_not_duplicated(proxy, client, stream, engine, expected_version):
     events = [WriteEvent({"n": n}, event_type="counted", is_json=True) for n in range(3)]
@@ -49,7 +49,7 @@ def test_a_wrong_expected_version_is_never_retried(proxy, client, stream):
     assert len(client.read_stream_events_forward(stream, 0, 10)) == 1
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_a_delete_cut_in_flight_is_not_retried(proxy, client, stream, engine):
     client.append_to_stream(stream, WriteEvent("x"))
     with Client("127.0.0.1", proxy.port, "admin", "changeit", retries=QUICK, http_client=engine) as cut:

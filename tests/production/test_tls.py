@@ -19,7 +19,7 @@ def tls_node(certificate):
         yield node
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_round_trip_with_the_certificate_as_ca(tls_node, certificate, stream, engine):
     assert tls_node.url.startswith("https://")
     with Client(tls_node.host, tls_node.port, *ADMIN, https=True, ca_file=certificate.cert_file,
@@ -32,7 +32,7 @@ def test_round_trip_with_the_certificate_as_ca(tls_node, certificate, stream, en
         assert client.admin.gossip().leader().port == tls_node.port
 
 
-@pytest.mark.parametrize("engine", ["iostream", "curl", "simple"])
+@pytest.mark.parametrize("engine", ["native", "curl", "simple"])
 def test_verification_is_on_by_default(tls_node, stream, engine):
     with Client(tls_node.host, tls_node.port, *ADMIN, https=True, http_client=engine) as client:
         with pytest.raises(errors.ConnectionFailure) as caught:
