@@ -249,7 +249,8 @@ class ResponseReader:
             self._head, self._length = head, body_length(self._method, head)
         if self._length >= 0:
             if len(buffer) - self._body_start >= self._length:
-                body = bytes(buffer[self._body_start:self._body_start + self._length])
+                with memoryview(buffer) as view:  # one copy of a body of megabytes, not two
+                    body = bytes(view[self._body_start:self._body_start + self._length])
                 alive = (keeps_alive(self._head, self._length)
                          and len(buffer) == self._body_start + self._length)
                 self.response = Response(self._head, body, alive)

@@ -86,3 +86,49 @@ def test_chunk_sizes():
     for line in (b"\r\n", b"-1\r\n", b"0x10\r\n", b"1" * 17 + b"\r\n"):
         with pytest.raises(HTTPInputError):
             http1.chunk_size(line)
+
+
+ANSWERS = {
+    "length": (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello", True),
+    "chunked": (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"2;x=y\r\nhe\r\n3\r\nllo\r\n0\r\nTrailer: t\r\n\r\n", b"hello", True),
+    "interim": (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", b"", True),
+    "close": (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", b"ok", False),
+    "extra": (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1", b"ok", False),
+}
+
+
+@pytest.mark.parametrize("piece", [1, 7, 10_000])
+@pytest.mark.parametrize("name", sorted(ANSWERS))
+def test_a_response_is_read_whatever_pieces_it_arrives_in(name, piece):
+    data, body, alive = ANSWERS[name]
+    reader = http1.ResponseReader("GET")
+    for start in range(0, len(data), piece):
+        assert reader.response is None or name == "extra"
+        reader.feed(data[start:start + piece])
+    assert reader.response is not None and reader.received
+    assert (reader.response.body, reader.response.keep_alive) == (body, alive)
+
+
+def test_a_body_until_close_ends_with_the_connection():
+    reader = http1.ResponseReader("GET")
+    reader.feed(b"HTTP/1.0 200 OK\r\n\r\npart one, ")
+    reader.feed(b"part two")
+    assert reader.response is None
+    assert reader.feed_eof() is True
+    assert (reader.response.body, reader.response.keep_alive) == (b"part one, part two", False)
+
+
+def test_a_connection_closed_early_leaves_the_response_incomplete():
+    reader = http1.ResponseReader("GET")
+    assert reader.feed_eof() is False and not reader.received
+    reader.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc")
+    assert reader.feed_eof() is False and reader.response is None
+
+
+def test_an_endless_head_is_refused():
+    reader = http1.ResponseReader("GET")
+    reader.feed(b"HTTP/1.1 200 OK\r\n")
+    with pytest.raises(HTTPInputError):
+        for _ in range(100):
+            reader.feed(b"X-Filler: " + b"x" * 1000 + b"\r\n")
