@@ -1,4 +1,4 @@
-"""Client throughput against an embedded node, for both tornado HTTP engines.
+"""Client throughput against an embedded node, for each HTTP engine (native, curl, simple).
 
     python bench/client_bench.py [--quick]
 

@@ -179,3 +179,14 @@ def test_waiting_for_a_free_connection_counts_against_the_request_timeout(script
         client.wait(timeout=10)
         assert time.monotonic() - began < 0.9
     assert isinstance(outcomes[0], errors.Timeout)
+
+
+def test_the_default_engine_is_the_native_one(scripted):
+    server = scripted(lambda number: FEED)
+    for chosen in ("auto", "native"):
+        with Client("127.0.0.1", server.port, http_client=chosen) as client:
+            assert client.http_engine == "native"
+            assert read_one(client) == [{"a": 1}]
+    assert b"User-Agent: clientapi" in server.requests[0]
+    assert server.requests[0].startswith(b"GET /streams/s/0/forward/1?embed=body HTTP/1.1\r\n"
+                                         b"Host: 127.0.0.1:%d\r\n" % server.port)

@@ -164,7 +164,7 @@ def test_a_connection_cut_mid_response_is_a_connection_or_protocol_error(server,
 
 
 @pytest.mark.parametrize("engine", ["native", "curl", "simple"])
-def test_reset_mid_body_with_both_engines(server, engine):
+def test_reset_mid_body_with_every_engine(server, engine):
     behaviour = then_cut(http_answer(body=b'{"entries": [', content_type=ATOM, length=400))
     error = call_with_watchdog(server(behaviour), "read_all_events_forward", engine,
                                request_timeout=2.0)
@@ -172,7 +172,7 @@ def test_reset_mid_body_with_both_engines(server, engine):
 
 
 @pytest.mark.parametrize("engine", ["native", "curl", "simple"])
-def test_clean_close_mid_body_with_both_engines(server, engine):
+def test_clean_close_mid_body_with_every_engine(server, engine):
     behaviour = http_answer(body=b'{"entries": [', content_type=ATOM, length=400)
     error = call_with_watchdog(server(lambda connection: connection.sendall(behaviour)),
                                "read_all_events_forward", engine, request_timeout=5.0)
