@@ -123,26 +123,6 @@ class _StaleConnection(Exception):
     """A kept connection that the server had closed before answering anything."""
 
 
-class _Deadline:
-    """The request timeout: aborts the connection the exchange is waiting on, or fails
-    the wait for a free one."""
-
-    __slots__ = ("expired", "connection", "waiter", "handle")
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, seconds: float) -> None:
-        self.expired = False
-        self.connection: Optional[_Connection] = None
-        self.waiter: Optional[asyncio.Future] = None
-        self.handle = loop.call_later(seconds, self._expire)
-
-    def _expire(self) -> None:
-        self.expired = True
-        if self.connection is not None:
-            self.connection.close()
-        if self.waiter is not None and not self.waiter.done():
-            self.waiter.set_exception(HTTPTimeoutError("Timeout in request queue"))
-
-
 class ConnectionPool:
     """At most `max_connections` open connections, idle ones kept per origin. Belongs to
     the event loop it is first used on."""
@@ -176,33 +156,37 @@ class ConnectionPool:
         data = http1.request_head(method, target, host_header, headers, body)
         if body:
             data += body
-        loop = asyncio.get_running_loop()
-        deadline = _Deadline(loop, self._request_timeout)
+        # The request timeout covers everything below (waiting for a connection,
+        # connecting, the exchange): when it fires, the task is cancelled wherever it waits.
+        task = asyncio.current_task()
+        assert task is not None
+        expired = []
+        deadline = asyncio.get_running_loop().call_later(
+            self._request_timeout, lambda: (expired.append(True), task.cancel()))
         try:
             while True:
-                connection = await self._checkout(origin, deadline)
-                deadline.connection = connection
+                connection = await self._checkout(origin)
                 try:
                     response = await connection.exchange(method, data)
                 except _StaleConnection:
                     # The server closed the kept connection (its idle timeout) as the
                     # request left, before it read it: send it again on another.
                     self._release(connection, False)
-                    if deadline.expired:
-                        raise HTTPTimeoutError("Timeout during request") from None
                     continue
                 except BaseException:
                     self._release(connection, False)
-                    if deadline.expired:
-                        raise HTTPTimeoutError("Timeout during request") from None
                     raise
-                finally:
-                    deadline.connection = None
                 self._release(connection, response.keep_alive)
                 head = response.head
                 return head.status, head.reason, head.headers, response.body
+        except asyncio.CancelledError:
+            if expired:
+                if hasattr(task, "uncancel"):  # Python 3.11+: the cancel was ours, undo it
+                    task.uncancel()
+                raise HTTPTimeoutError("Timeout during request") from None
+            raise
         finally:
-            deadline.handle.cancel()
+            deadline.cancel()
 
     def _split(self, url: str) -> Tuple[Origin, str, str]:
         """(origin, Host header, request target); the origins of earlier URLs remembered."""
@@ -219,7 +203,7 @@ class ConnectionPool:
         return origin, parts.netloc, url[len(prefix):] or "/"
 
     # --- connections ----------------------------------------------------------------
-    async def _checkout(self, origin: Origin, deadline: _Deadline) -> _Connection:
+    async def _checkout(self, origin: Origin) -> _Connection:
         while True:
             idle = self._idle.get(origin)
             while idle:
@@ -239,11 +223,12 @@ class ConnectionPool:
                     raise
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
-            deadline.waiter = waiter
             try:
                 await waiter
-            finally:
-                deadline.waiter = None
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_a_waiter()  # woken, then cancelled: pass the turn on
+                raise
 
     async def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin

@@ -56,8 +56,11 @@ def test_sigkill_under_concurrent_writers_loses_and_duplicates_nothing(node_proc
     assert not reader.torn, f"seed {seed}: part of a batch was visible: {reader.torn[:5]}"
     assert reader.reads >= 5  # it did read while the node was being killed
     with Client("127.0.0.1", node.port, *ADMIN) as client:
-        in_streams = check_streams(client, writers)
-        in_all = check_all(client, writers, prefix)
+        try:
+            in_streams = check_streams(client, writers)
+            in_all = check_all(client, writers, prefix)
+        except AssertionError as failure:
+            raise AssertionError(f"seed {seed}: {failure}") from None
     writes = sum(len(w.log.acks) for w in writers)
     retries = sum(w.log.retries for w in writers)
     with capsys.disabled():

@@ -220,6 +220,15 @@ def all_acks(writers: List[Writer]) -> List[Ack]:
     return [ack for writer in writers for ack in writer.log.acks]
 
 
+def _difference(stored: list, expected: list, acks: list) -> str:
+    first = next((i for i, (a, b) in enumerate(zip(stored, expected)) if a != b),
+                 min(len(stored), len(expected)))
+    return ("{} stored, {} acknowledged; first difference at {}: stored {} acknowledged {}; "
+            "acks (first, count, sent, acknowledged): {}".format(
+                len(stored), len(expected), first, stored[first:first + 3],
+                expected[first:first + 3], acks))
+
+
 def check_streams(client: Client, writers: List[Writer]) -> int:
     """Each data stream holds exactly its acknowledged events, in order; returns how many."""
     checked = 0
@@ -245,7 +254,10 @@ def check_streams(client: Client, writers: List[Writer]) -> int:
             assert found == expected_kind, f"{stream}: {found} deleted, acknowledged {expected_kind}"
             continue
         events = client.read_stream_events_forward(stream, 0, len(expected_ids) + 100)
-        assert [e.event_id for e in events] == expected_ids, f"{stream}: not the acknowledged events"
+        stored_ids = [e.event_id for e in events]
+        assert stored_ids == expected_ids, f"{stream}: not the acknowledged events\n" + _difference(
+            stored_ids, expected_ids, [(a.first_number, len(a.event_ids), round(a.first_sent, 3), round(a.acknowledged, 3))
+                                       for a in acks])
         assert [e.event_number for e in events] == list(range(len(expected_ids)))
         checked += len(events)
     for writer in writers:
