@@ -37,6 +37,15 @@ PAGE_LIMIT = 4096
 STREAM_CREATED = "$stream-created"
 
 
+def _abandon(fetching: "asyncio.Future[Any]") -> None:
+    """A page read ahead that is no longer wanted (the read failed or was cancelled)."""
+    if fetching.done():
+        if not fetching.cancelled():
+            fetching.exception()  # retrieved: no "exception was never retrieved" warning
+    else:
+        fetching.cancel()
+
+
 class Client(CatchUpSubscriptions, PersistentSubscriptions):
     """HTTP client for EventStore 3.x-5.x, EventStoreDB 20.x-24.x (with AtomPub enabled),
     KurrentDB 25 and the embedded node.
@@ -193,7 +202,12 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
         """One page (or one entry) as ReadEvents, in the order the server lists them.
         `embed=body` omits non-JSON payloads; only when the page holds such events is it
         read a second time at `embed=tryharder` to fill them in."""
-        page = await self._fetch_page(request, auth, single)
+        return await self._events_of(await self._fetch_page(request, auth, single), request,
+                                     auth, single)
+
+    async def _events_of(self, page: decoding.FeedPage, request: Request,
+                         auth: Optional[Credentials],
+                         single: bool = False) -> Tuple[decoding.FeedPage, List[ReadEvent]]:
         events = decoding.read_events_from_entries(page.entries)
         # data None marks an entry without its payload (checked on the events: one cheap pass)
         lacking = [index for index, event in enumerate(events)
@@ -317,24 +331,39 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             await self._read(self._page_request(stream_id, None, 1, False, resolve_links), auth)
             return []
         events: List[ReadEvent] = []
-        while len(events) < count:
-            size = min(count - len(events), PAGE_LIMIT)
-            page, page_events = await self._read(
-                self._page_request(stream_id, position, size, forward, resolve_links), auth)
-            if forward:
-                page_events.reverse()  # every page lists newest first
-            events.extend(page_events[:count - len(events)])
-            # Forward: follow `previous` (newer), including through the empty pages below a
-            # truncation point; backward: follow `next` (older) until the stream's floor.
-            following = decoding.stream_link_start(page.link("previous" if forward else "next"))
-            if following is None or (forward and page.head_of_stream and page_events):
-                break
-            if position is not None and (following <= position if forward else following >= position):
-                break  # no progress: never loop
-            position = following
+        request = self._page_request(stream_id, position, min(count, PAGE_LIMIT), forward,
+                                     resolve_links)
+        fetching: Optional[asyncio.Future] = asyncio.ensure_future(
+            self._fetch_page(request, auth, False))
+        try:
+            while fetching is not None:
+                page = await fetching
+                fetching = None
+                wanted = count - len(events)
+                # Forward: follow `previous` (newer), including through the empty pages below
+                # a truncation point; backward: follow `next` (older) to the stream's floor.
+                # Decided from the links alone, so that the next page is on its way (the
+                # server building it) while this page's events are decoded.
+                following = decoding.stream_link_start(page.link("previous" if forward else "next"))
+                if (wanted > len(page.entries) and following is not None
+                        and not (forward and page.head_of_stream and page.entries)
+                        and (position is None  # no progress: never loop
+                             or (following > position if forward else following < position))):
+                    next_request = self._page_request(
+                        stream_id, following, min(wanted - len(page.entries), PAGE_LIMIT),
+                        forward, resolve_links)
+                    fetching = asyncio.ensure_future(self._fetch_page(next_request, auth, False))
+                _, page_events = await self._events_of(page, request, auth)
+                if forward:
+                    page_events.reverse()  # every page lists newest first
+                events.extend(page_events[:wanted])
+                if fetching is not None:
+                    position, request = following, next_request
+        finally:
+            if fetching is not None:
+                _abandon(fetching)
         return events
 
-    # --- $all ------------------------------------------------------------------------------
     @operation
     def read_all_events_forward(self, prepare_position: int, commit_position: int, count: int, *,
                                 resolve_links: bool = False,

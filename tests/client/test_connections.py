@@ -7,6 +7,7 @@ import json
 import socket
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -190,3 +191,23 @@ def test_the_default_engine_is_the_native_one(scripted):
     assert b"User-Agent: clientapi" in server.requests[0]
     assert server.requests[0].startswith(b"GET /streams/s/0/forward/1?embed=body HTTP/1.1\r\n"
                                          b"Host: 127.0.0.1:%d\r\n" % server.port)
+
+
+def backward_page(numbers, next_start):
+    entries = [dict(ENTRY, eventNumber=n, eventId=str(uuid.UUID(int=n + 1))) for n in numbers]
+    links = [] if next_start is None else [
+        {"relation": "next", "uri": f"http://x/streams/s/{next_start}/backward/2"}]
+    body = json.dumps({"entries": entries, "links": links, "headOfStream": False}).encode()
+    return FEED_HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+@pytest.mark.parametrize("count, pages", [(4, 2), (5, 3), (100, 3)])
+def test_a_long_read_asks_for_no_page_it_does_not_need(scripted, count, pages):
+    """The next page is asked for while one is decoded, but never beyond `count` or the
+    stream's floor."""
+    answers = [backward_page([5, 4], 3), backward_page([3, 2], 1), backward_page([1, 0], None)]
+    server = scripted(lambda number: answers[min(number, 3) - 1])
+    with Client("127.0.0.1", server.port, http_client="native") as client:
+        events = client.read_stream_events_backward("s", -1, count)
+        assert [e.event_number for e in events] == [5, 4, 3, 2, 1, 0][:count]
+    assert len(server.requests) == pages
