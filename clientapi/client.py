@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, List, Optional, Tuple, Union
 
 from tornado.ioloop import IOLoop
 
@@ -222,6 +222,27 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
                 events[index] = decoding.read_event_from_entry(entry, texts.get(decoding.entry_key(entry)))
         return page, events
 
+    async def _pages(self, request: Request, auth: Optional[Credentials],
+                     next_request: Callable[[decoding.FeedPage], Optional[Request]]
+                     ) -> AsyncIterator[List[ReadEvent]]:
+        """The events of `request`'s page, then of each page that `next_request` asks for
+        after it. Each next page is asked for (from the links) before the current page's
+        events are decoded, so that the server builds it meanwhile."""
+        fetching: Optional[asyncio.Future] = asyncio.ensure_future(
+            self._fetch_page(request, auth, False))
+        try:
+            while fetching is not None:
+                page = await fetching
+                following = next_request(page)
+                fetching = (None if following is None
+                            else asyncio.ensure_future(self._fetch_page(following, auth, False)))
+                yield (await self._events_of(page, request, auth))[1]
+                if following is not None:
+                    request = following
+        finally:
+            if fetching is not None:
+                _abandon(fetching)
+
     # --- streams ----------------------------------------------------------------------
     @operation
     def create_stream(self, stream_id: str, metadata: Any = "", *,
@@ -331,37 +352,26 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             await self._read(self._page_request(stream_id, None, 1, False, resolve_links), auth)
             return []
         events: List[ReadEvent] = []
-        request = self._page_request(stream_id, position, min(count, PAGE_LIMIT), forward,
-                                     resolve_links)
-        fetching: Optional[asyncio.Future] = asyncio.ensure_future(
-            self._fetch_page(request, auth, False))
-        try:
-            while fetching is not None:
-                page = await fetching
-                fetching = None
-                wanted = count - len(events)
-                # Forward: follow `previous` (newer), including through the empty pages below
-                # a truncation point; backward: follow `next` (older) to the stream's floor.
-                # Decided from the links alone, so that the next page is on its way (the
-                # server building it) while this page's events are decoded.
-                following = decoding.stream_link_start(page.link("previous" if forward else "next"))
-                if (wanted > len(page.entries) and following is not None
-                        and not (forward and page.head_of_stream and page.entries)
-                        and (position is None  # no progress: never loop
-                             or (following > position if forward else following < position))):
-                    next_request = self._page_request(
-                        stream_id, following, min(wanted - len(page.entries), PAGE_LIMIT),
-                        forward, resolve_links)
-                    fetching = asyncio.ensure_future(self._fetch_page(next_request, auth, False))
-                _, page_events = await self._events_of(page, request, auth)
-                if forward:
-                    page_events.reverse()  # every page lists newest first
-                events.extend(page_events[:wanted])
-                if fetching is not None:
-                    position, request = following, next_request
-        finally:
-            if fetching is not None:
-                _abandon(fetching)
+
+        def next_request(page: decoding.FeedPage) -> Optional[Request]:
+            # Forward: follow `previous` (newer), including through the empty pages below
+            # a truncation point; backward: follow `next` (older) to the stream's floor.
+            nonlocal position
+            wanted = count - len(events) - len(page.entries)
+            following = decoding.stream_link_start(page.link("previous" if forward else "next"))
+            if (wanted <= 0 or following is None or (forward and page.head_of_stream and page.entries)
+                    or (position is not None  # no progress: never loop
+                        and (following <= position if forward else following >= position))):
+                return None
+            position = following
+            return self._page_request(stream_id, following, min(wanted, PAGE_LIMIT), forward,
+                                      resolve_links)
+
+        first = self._page_request(stream_id, position, min(count, PAGE_LIMIT), forward, resolve_links)
+        async for page_events in self._pages(first, auth, next_request):
+            if forward:
+                page_events.reverse()  # every page lists newest first
+            events.extend(page_events[:count - len(events)])
         return events
 
     @operation
@@ -397,26 +407,33 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             end = decoding.all_link_position(page.link("previous")) or (0, 0)
             return AllEventsSlice([], prepare_position=end[1], commit_position=end[0])
         events: List[ReadEvent] = []
-        while True:
-            size = min(count - len(events), PAGE_LIMIT)
-            page, page_events = await self._read(self._all_request(position, size, forward,
-                                                                   resolve_links), auth)
+        size = min(count, PAGE_LIMIT)
+
+        def next_request(page: decoding.FeedPage) -> Optional[Request]:
+            nonlocal position, size
             if forward:
-                page_events.reverse()
                 # `previous` (newer) is absent only on an empty page: stay where we are.
                 following = decoding.all_link_position(page.link("previous"))
+                done = following is None or len(page.entries) < size
                 position = following or position
-                done = following is None or len(page_events) < size
             else:
                 # `next` (older) is absent when the page reached the start of the log; an
                 # empty page or a `next` that does not go back would only repeat itself.
                 following = decoding.all_link_position(page.link("next"))
-                done = (following is None or not page_events
+                done = (following is None or not page.entries
                         or (position is not None and following >= position))
                 position = following or (0, 0)
+            wanted = count - len(events) - len(page.entries)
+            if done or wanted <= 0:
+                return None
+            size = min(wanted, PAGE_LIMIT)
+            return self._all_request(position, size, forward, resolve_links)
+
+        first = self._all_request(position, size, forward, resolve_links)
+        async for page_events in self._pages(first, auth, next_request):
+            if forward:
+                page_events.reverse()
             events.extend(page_events)
-            if done or len(events) >= count:
-                break
         assert position is not None
         return AllEventsSlice(events, prepare_position=position[1], commit_position=position[0])
 

@@ -211,3 +211,23 @@ def test_a_long_read_asks_for_no_page_it_does_not_need(scripted, count, pages):
         events = client.read_stream_events_backward("s", -1, count)
         assert [e.event_number for e in events] == [5, 4, 3, 2, 1, 0][:count]
     assert len(server.requests) == pages
+
+
+def all_backward_page(numbers, next_position):
+    entries = [dict(ENTRY, eventNumber=n, eventId=str(uuid.UUID(int=n + 1))) for n in numbers]
+    links = [] if next_position is None else [
+        {"relation": "next", "uri": "http://x/streams/%24all/{:032X}/backward/2".format(next_position)}]
+    body = json.dumps({"entries": entries, "links": links}).encode()
+    return FEED_HEAD + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+@pytest.mark.parametrize("count, pages", [(4, 2), (5, 3), (100, 3)])
+def test_a_long_read_of_all_asks_for_no_page_it_does_not_need(scripted, count, pages):
+    answers = [all_backward_page([5, 4], 300), all_backward_page([3, 2], 100),
+               all_backward_page([1, 0], None)]
+    server = scripted(lambda number: answers[min(number, 3) - 1])
+    with Client("127.0.0.1", server.port, "admin", "changeit", http_client="native") as client:
+        read = client.read_all_events_backward(-1, -1, count)
+    # the scripted pages hold two events whatever size is asked for
+    assert [e.event_number for e in read.events] == [5, 4, 3, 2, 1, 0][:2 * pages]
+    assert len(server.requests) == pages
