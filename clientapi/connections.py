@@ -161,8 +161,11 @@ class ConnectionPool:
         task = asyncio.current_task()
         assert task is not None
         expired = []
-        deadline = asyncio.get_running_loop().call_later(
-            self._request_timeout, lambda: (expired.append(True), task.cancel()))
+
+        def expire() -> None:
+            expired.append(True)
+            task.cancel()  # type: ignore[union-attr]
+        deadline = asyncio.get_running_loop().call_later(self._request_timeout, expire)
         try:
             while True:
                 connection = await self._checkout(origin)

@@ -160,7 +160,7 @@ def keeps_alive(head: ResponseHead, length: int) -> bool:
     """Whether the connection may carry another request after this response."""
     if length == UNTIL_CLOSE:
         return False
-    tokens = {t.strip().lower() for t in head.headers.get("Connection", "").split(",")}
+    tokens = {t.strip().lower() for t in (head.headers.get("Connection") or "").split(",")}
     if head.version == "HTTP/1.1":
         return "close" not in tokens
     return "keep-alive" in tokens
