@@ -234,8 +234,10 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             while fetching is not None:
                 page = await fetching
                 following = next_request(page)
-                fetching = (None if following is None
-                            else asyncio.ensure_future(self._fetch_page(following, auth, False)))
+                fetching = None
+                if following is not None:
+                    fetching = asyncio.ensure_future(self._fetch_page(following, auth, False))
+                    await asyncio.sleep(0)  # the task sends its request before decoding starts
                 yield (await self._events_of(page, request, auth))[1]
                 if following is not None:
                     request = following
