@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import os
 from typing import TYPE_CHECKING, Any, AsyncIterator, Awaitable, Callable, List, Optional, Tuple, Union
 
 from tornado.ioloop import IOLoop
@@ -96,6 +97,8 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
                              ("client_key", client_key)):
             if path is not None and not isinstance(path, str):
                 raise TypeError("{} must be a path (str) or None".format(option))
+            if path is not None and not os.path.isfile(path):
+                raise ValueError("{} {!r}: no such file".format(option, path))
         if http_client not in ("auto", "native", "curl", "simple"):
             raise ValueError("http_client must be 'auto', 'native', 'curl' or 'simple'")
         if check.check_int("max_append_size", max_append_size) <= 0:
@@ -376,6 +379,7 @@ class Client(CatchUpSubscriptions, PersistentSubscriptions):
             events.extend(page_events[:count - len(events)])
         return events
 
+    # --- $all ------------------------------------------------------------------------------
     @operation
     def read_all_events_forward(self, prepare_position: int, commit_position: int, count: int, *,
                                 resolve_links: bool = False,

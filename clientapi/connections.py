@@ -15,7 +15,7 @@ import asyncio
 import collections
 import socket
 import ssl
-from typing import Deque, Dict, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
 from tornado.httputil import HTTPInputError
@@ -128,12 +128,15 @@ class ConnectionPool:
     the event loop it is first used on."""
 
     def __init__(self, max_connections: int, connect_timeout: float, request_timeout: float,
-                 ssl_options: Optional[ssl.SSLContext] = None,
+                 tls: Optional[Callable[[], ssl.SSLContext]] = None,
                  user_agent: Optional[str] = None) -> None:
         self._max = max_connections
         self._connect_timeout = connect_timeout
         self._request_timeout = request_timeout
-        self._ssl = ssl_options
+        # Made on the first https connection, where a failure (an unreadable certificate)
+        # is that connection's failure.
+        self._tls = tls
+        self._ssl: Optional[ssl.SSLContext] = None
         self._user_agent = user_agent
         self._idle: Dict[Origin, List[_Connection]] = {}
         self._open = 0
@@ -235,7 +238,13 @@ class ConnectionPool:
 
     async def _connect(self, origin: Origin) -> _Connection:
         scheme, host, port = origin
-        tls = self._ssl if scheme == "https" else None
+        tls = None
+        if scheme == "https":
+            if self._ssl is None:
+                if self._tls is None:
+                    raise ValueError("https needs TLS settings")
+                self._ssl = self._tls()
+            tls = self._ssl
         try:
             _, connection = await asyncio.wait_for(asyncio.get_running_loop().create_connection(
                 lambda: _Connection(origin), host, port, ssl=tls,

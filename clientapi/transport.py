@@ -1,7 +1,7 @@
-"""Sends `wire.Request`s with tornado's HTTP clients and returns `wire.Response`s.
+"""Sends `wire.Request`s with one of three HTTP engines and returns `wire.Response`s.
 
 The only module of the client that does network I/O. One Transport belongs to one event
-loop (tornado's HTTP clients are bound to the loop they were created on), so the client
+loop (every engine is bound to the loop it was created on), so the client
 keeps one per loop it is used from.
 
 Three engines, all on the client's IOLoop:
@@ -19,7 +19,7 @@ import logging
 import re
 import ssl
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Dict, Mapping, Optional, Protocol, Tuple
 from urllib.parse import urljoin
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
@@ -136,14 +136,21 @@ class _TornadoClient:
         return answer.code, answer.reason or "", answer.headers, answer.body or b""
 
 
-def _make_engine(settings: TransportSettings) -> Any:
+class _Engine(Protocol):
+    """What the transport needs of an HTTP engine."""
+
+    async def fetch(self, url: str, method: str, headers: Dict[str, str],
+                    body: Optional[bytes]) -> Tuple[int, str, Mapping[str, str], bytes]: ...
+
+    def close(self) -> None: ...
+
+
+def _make_engine(settings: TransportSettings) -> _Engine:
     if settings.engine == "native":
-        tls = None
-        if settings.https:
-            tls = ssl_context(settings.ca_file, settings.validate_cert, settings.client_cert,
-                              settings.client_key)
-        return ConnectionPool(settings.max_connections, settings.connect_timeout,
-                              settings.request_timeout, tls, USER_AGENT)
+        return ConnectionPool(
+            settings.max_connections, settings.connect_timeout, settings.request_timeout,
+            lambda: ssl_context(settings.ca_file, settings.validate_cert, settings.client_cert,
+                                settings.client_key), USER_AGENT)
     return _TornadoClient(settings)
 
 

@@ -181,6 +181,8 @@ def test_callbacks_must_be_callable(client, sent, callbacks):
     (dict(connect_timeout="1"), TypeError), (dict(http_client="requests"), ValueError),
     (dict(max_append_size=0), ValueError), (dict(retries=-1), ValueError),
     (dict(ca_file=3), TypeError), (dict(require_leader=1), TypeError),
+    (dict(https=True, ca_file="no-such-ca.pem"), ValueError),
+    (dict(client_cert="no-such-cert.pem"), ValueError),
 ])
 def test_client_constructor_checks(kwargs, error):
     with pytest.raises(error):

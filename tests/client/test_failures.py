@@ -207,3 +207,13 @@ def test_header_lines_are_read_whatever_their_spacing_and_order(misbehaving, eng
             client.append_to_stream("s", WriteEvent("x"), expected_version=3)
     assert raised.value.current_version == 7
     assert raised.value.status == 400
+
+
+def test_an_unreadable_ca_file_is_a_connection_failure(misbehaving, engine, tmp_path):
+    not_a_certificate = tmp_path / "ca.pem"
+    not_a_certificate.write_text("this is not a certificate\n")
+    server = misbehaving(None)
+    with Client("127.0.0.1", server.port, https=True, ca_file=str(not_a_certificate),
+                http_client=engine, request_timeout=3) as client:
+        with pytest.raises(errors.ConnectionFailure):
+            client.read_event("s", 0)
