@@ -103,7 +103,8 @@ def parse_response_head(data: bytes) -> ResponseHead:
     status_line, _, _ = text.partition("\n")
     version, _, status_and_reason = status_line.rstrip("\r").partition(" ")
     status, _, reason = status_and_reason.partition(" ")
-    if not version.startswith("HTTP/1.") or len(status) != 3 or not status.isdigit():
+    if (not version.startswith("HTTP/1.") or len(status) != 3 or not status.isascii()
+            or not status.isdigit()):
         raise HTTPInputError("malformed HTTP status line: {!r}".format(status_line[:100]))
     headers = ResponseHeaders()
     fields_start = len(status_line) + 1

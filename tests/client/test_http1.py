@@ -42,7 +42,7 @@ def test_a_reason_phrase_may_be_empty_or_hold_spaces():
 
 
 @pytest.mark.parametrize("text", [
-    "HTTP/2 200 OK\n\n", "HTTP/1.1 20 OK\n\n", "ICY 200 OK\n\n",
+    "HTTP/2 200 OK\n\n", "HTTP/1.1 20 OK\n\n", "ICY 200 OK\n\n", "HTTP/1.1 2\u00b20 OK\n\n",
     "HTTP/1.1 200 OK\nno colon\n\n", "HTTP/1.1 200 OK\nA\x01: b\n\n", "HTTP/1.1 200 OK\nA: b\x00\n\n",
     "HTTP/1.1 200 OK\nName : b\n\n", "HTTP/1.1 200 OK\n folded-first: b\n\n",
 ])
