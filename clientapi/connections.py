@@ -15,6 +15,7 @@ import asyncio
 import collections
 import socket
 import ssl
+import time
 from typing import Callable, Deque, Dict, List, Optional, Tuple
 from urllib.parse import urlsplit
 
@@ -27,6 +28,8 @@ __all__ = ["ConnectionPool", "ssl_context"]
 
 # (scheme, host, port)
 Origin = Tuple[str, str, int]
+# A connection idle longer than this is checked for a close by the server before reuse.
+LONG_IDLE_SECONDS = 1.0
 # The answer of one exchange: status, reason, headers, body.
 Answer = Tuple[int, str, http1.ResponseHeaders, bytes]
 
@@ -49,6 +52,7 @@ class _Connection(asyncio.Protocol):
     def __init__(self, origin: Origin) -> None:
         self.origin = origin
         self.used = False  # has carried an exchange before
+        self.idle_since = 0.0  # time.monotonic() when last put back
         self.closed = False
         self._transport: Optional[asyncio.Transport] = None
         self._reader: Optional[http1.ResponseReader] = None
@@ -93,6 +97,7 @@ class _Connection(asyncio.Protocol):
             self._settle(reader.response)
 
     def eof_received(self) -> bool:
+        self.closed = True
         reader = self._reader
         if reader is not None and reader.feed_eof():
             self._settle(reader.response)
@@ -151,8 +156,8 @@ class ConnectionPool:
                 connection.close()
         self._idle.clear()
 
-    async def fetch(self, url: str, method: str, headers: Dict[str, str],
-                    body: Optional[bytes]) -> Answer:
+    async def fetch(self, url: str, method: str, headers: Dict[str, str], body: Optional[bytes],
+                    resendable: bool = True) -> Answer:
         origin, host_header, target = self._split(url)
         if self._user_agent is not None and "User-Agent" not in headers:
             headers = dict(headers, **{"User-Agent": self._user_agent})
@@ -176,8 +181,11 @@ class ConnectionPool:
                     response = await connection.exchange(method, data)
                 except _StaleConnection:
                     # The server closed the kept connection (its idle timeout) as the
-                    # request left, before it read it: send it again on another.
+                    # request left, most likely before it read it: send it again on
+                    # another, as libcurl does, when a second copy would do no harm.
                     self._release(connection, False)
+                    if not resendable:
+                        raise HTTPStreamClosedError("Connection closed before any answer") from None
                     continue
                 except BaseException:
                     self._release(connection, False)
@@ -214,6 +222,12 @@ class ConnectionPool:
             idle = self._idle.get(origin)
             while idle:
                 connection = idle.pop()
+                if time.monotonic() - connection.idle_since > LONG_IDLE_SECONDS:
+                    # A blocking client's loop stands still between calls, so a server's
+                    # close of an idle connection may not have been read yet: two turns
+                    # of the loop read it (the socket event, then its callback).
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
                 if not connection.closed:
                     return connection
                 self._open -= 1
@@ -256,6 +270,7 @@ class ConnectionPool:
     def _release(self, connection: _Connection, reusable: bool) -> None:
         if reusable and not self._closed and not connection.closed:
             connection.used = True
+            connection.idle_since = time.monotonic()
             self._idle.setdefault(connection.origin, []).append(connection)
         else:
             connection.close()

@@ -122,8 +122,8 @@ class _TornadoClient:
     def close(self) -> None:
         self._http.close()
 
-    async def fetch(self, url: str, method: str, headers: Dict[str, str],
-                    body: Optional[bytes]) -> Tuple[int, str, Mapping[str, str], bytes]:
+    async def fetch(self, url: str, method: str, headers: Dict[str, str], body: Optional[bytes],
+                    resendable: bool = True) -> Tuple[int, str, Mapping[str, str], bytes]:
         settings = self._settings
         answer = await self._http.fetch(HTTPRequest(
             url, method=method, headers=headers, body=body,
@@ -139,8 +139,10 @@ class _TornadoClient:
 class _Engine(Protocol):
     """What the transport needs of an HTTP engine."""
 
-    async def fetch(self, url: str, method: str, headers: Dict[str, str],
-                    body: Optional[bytes]) -> Tuple[int, str, Mapping[str, str], bytes]: ...
+    async def fetch(self, url: str, method: str, headers: Dict[str, str], body: Optional[bytes],
+                    resendable: bool = True) -> Tuple[int, str, Mapping[str, str], bytes]:
+        """`resendable`: the request may go again on a new connection when a kept one
+        turns out closed before any answer (never for deletes: see clientapi.retry)."""
 
     def close(self) -> None: ...
 
@@ -247,7 +249,7 @@ class Transport:
             headers["Authorization"] = authorization_header(credentials)
         try:
             status, reason, response_headers, body = await self._http.fetch(
-                url, request.method, headers, request.body)
+                url, request.method, headers, request.body, request.retryable)
         except Exception as error:  # every failure becomes one of ours, nothing leaks
             raise _translate(error, request.describe()) from error
         return Response(status=status, reason=reason, headers=response_headers, body=body,

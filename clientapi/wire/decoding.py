@@ -161,7 +161,8 @@ def _from_content(entry: dict, content: dict) -> ReadEvent:
         raise ProtocolError("feed entry content lacks eventStreamId, eventNumber or eventType")
     return ReadEvent(stream_id=stream_id, event_number=number, event_type=event_type,
                      data=content.get("data"), metadata=content.get("metadata") or "",
-                     event_id=_text_or_none(content.get("eventId")), is_json=True, created=_text_or_none(entry.get("updated")))
+                     event_id=_text_or_none(content.get("eventId")), is_json=True,
+                     created=_text_or_none(entry.get("updated")))
 
 
 def _from_title(entry: dict) -> ReadEvent:

@@ -32,8 +32,10 @@ class ScriptedServer:
     followed by a close when `close_after(request_number)` says so. Counts connections,
     and the most open at once."""
 
-    def __init__(self, answer, close_after=lambda number: False, delay: float = 0.0):
+    def __init__(self, answer, close_after=lambda number: False, delay: float = 0.0,
+                 close_delay: float = 0.0):
         self.answer, self.close_after, self.delay = answer, close_after, delay
+        self.close_delay = close_delay
         self.requests, self.connections, self.open, self.most_open = [], 0, 0, 0
         self.lock = threading.Lock()
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -64,6 +66,7 @@ class ScriptedServer:
                 time.sleep(self.delay)
                 connection.sendall(self.answer(number))
                 if self.close_after(number):
+                    time.sleep(self.close_delay)
                     break
         with self.lock:
             self.open -= 1
@@ -231,3 +234,24 @@ def test_a_long_read_of_all_asks_for_no_page_it_does_not_need(scripted, count, p
     # the scripted pages hold two events whatever size is asked for
     assert [e.event_number for e in read.events] == [5, 4, 3, 2, 1, 0][:2 * pages]
     assert len(server.requests) == pages
+
+
+def test_a_delete_is_never_sent_twice_but_a_long_idle_connection_is_checked_first(scripted):
+    """A delete is not resent (see clientapi.retry). So a kept connection that has stood idle
+    is checked for the server's close before it carries a request; a close the client has
+    not read yet on a connection idle only briefly is reported instead of resent."""
+    deleted = b"HTTP/1.1 204 No Content\r\n\r\n"
+    # the server closes each connection 0.3 s after its answer: the blocking client's loop
+    # stands still by then, so the close is only read when the next call runs
+    server = scripted(lambda number: FEED if number % 2 else deleted,
+                      close_after=lambda number: True, close_delay=0.3)
+    with Client("127.0.0.1", server.port, "admin", "changeit", http_client="native") as client:
+        assert read_one(client) == [{"a": 1}]
+        time.sleep(1.2)  # longer than LONG_IDLE_SECONDS: checked, the close is seen
+        client.delete_stream("s")
+        assert [r.split(b" ")[0] for r in server.requests] == [b"GET", b"DELETE"]
+        assert read_one(client) == [{"a": 1}]
+        time.sleep(0.5)  # closed by now, but not idle long enough to be checked
+        with pytest.raises(errors.ProtocolError):
+            client.delete_stream("s")
+    assert [r.split(b" ")[0] for r in server.requests] == [b"GET", b"DELETE", b"GET"]

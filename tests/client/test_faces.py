@@ -211,6 +211,31 @@ def test_one_request_per_page_and_transparent_paging(client, stream, sent):
     assert len(client.read_stream_events_forward(stream, 10, 20)) == 20 and len(sent) == 1
 
 
+@pytest.mark.parametrize("forward", [True, False], ids=["forward", "backward"])
+def test_the_next_page_is_asked_for_before_this_one_is_decoded(client, stream, sent, monkeypatch,
+                                                                forward):
+    from clientapi.wire import decoding
+    total = PAGE_LIMIT + 100
+    client.append_to_stream(stream, [json_event(n) for n in range(2000)])
+    client.append_to_stream(stream, [json_event(n) for n in range(2000, total)])
+    requests_sent_at_decoding = []
+    decode = decoding.read_events_from_entries
+
+    def recording_decode(entries):
+        requests_sent_at_decoding.append(len(sent))
+        return decode(entries)
+    monkeypatch.setattr(decoding, "read_events_from_entries", recording_decode)
+    del sent[:]
+    if forward:
+        events = client.read_stream_events_forward(stream, 0, total)
+        assert [e.event_number for e in events] == list(range(total))
+    else:
+        events = client.read_stream_events_backward(stream, -1, total)
+        assert [e.event_number for e in events] == list(range(total - 1, -1, -1))
+    # the second page was on its way before the first one was decoded, and no third was asked
+    assert requests_sent_at_decoding == [2, 2] and len(sent) == 2
+
+
 def test_non_json_pages_take_one_more_request(client, stream, sent):
     client.append_to_stream(stream, [WriteEvent("a"), json_event(1), WriteEvent("c")])
     del sent[:]
